@@ -1,0 +1,273 @@
+package io.recsys.contract;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import java.io.IOException;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Turns the value of one Kafka record into a valid {@link Event} or a {@link ReasonCode} with a human-readable
+ * detail. The one parser of the project: bronze ingestion, online features and quarantine replay all use it, so
+ * a record is judged the same way everywhere.
+ *
+ * <p>It streams over the JSON once (no tree), never throws on bad input, and depends only on the record's bytes
+ * and its Kafka timestamp, so parsing a record again gives the same outcome. When a record has several faults
+ * the reported one follows a fixed precedence: oversize, empty, malformed JSON, wrong type, missing required
+ * field, unsupported schema version, unknown event type, missing field required by the type, invalid value,
+ * event time out of range.
+ *
+ * <p>Instances are immutable and thread-safe; build one per executor from a serializable {@link ParserConfig}.
+ */
+public final class EventParser {
+
+  private static final JsonFactory JSON =
+      JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+
+  private final ParserConfig config;
+  private final EventSchema schema;
+
+  public EventParser(ParserConfig config) {
+    this(config, EventSchema.v1());
+  }
+
+  EventParser(ParserConfig config, EventSchema schema) {
+    this.config = config;
+    this.schema = schema;
+  }
+
+  public ParserConfig config() {
+    return config;
+  }
+
+  /**
+   * Parses one record value.
+   *
+   * @param value the record's value bytes (may be null for a tombstone)
+   * @param kafkaTimestampMillis the record's Kafka timestamp, the reference for the future-skew check
+   */
+  public ParseOutcome parse(byte[] value, long kafkaTimestampMillis) {
+    if (value == null || value.length == 0) {
+      return reject(ReasonCode.EMPTY_PAYLOAD, "the record has no value");
+    }
+    if (value.length > config.maxPayloadBytes()) {
+      return reject(ReasonCode.OVERSIZE_PAYLOAD,
+          "the value has " + value.length + " bytes, the limit is " + config.maxPayloadBytes());
+    }
+    Map<String, Object> values = new HashMap<>(16);
+    String wrongType;
+    try (JsonParser p = JSON.createParser(value)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return reject(ReasonCode.MALFORMED_JSON, "the value is not a JSON object");
+      }
+      wrongType = readFields(p, values);
+      if (p.nextToken() != null) {
+        return reject(ReasonCode.MALFORMED_JSON, "content after the end of the JSON object");
+      }
+    } catch (JsonProcessingException e) {
+      return reject(ReasonCode.MALFORMED_JSON, e.getOriginalMessage());
+    } catch (IOException e) {
+      return reject(ReasonCode.MALFORMED_JSON, String.valueOf(e.getMessage()));
+    }
+    if (wrongType != null) {
+      return reject(ReasonCode.WRONG_TYPE, wrongType);
+    }
+    return validate(values, kafkaTimestampMillis);
+  }
+
+  /** Reads the top-level fields; returns the first wrong-type message, continuing so syntax errors still win. */
+  private String readFields(JsonParser p, Map<String, Object> values) throws IOException {
+    String wrongType = null;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String name = p.currentName();
+      JsonToken token = p.nextToken();
+      EventSchema.Field field = schema.field(name);
+      if (field == null || token == JsonToken.VALUE_NULL) {
+        p.skipChildren(); // unknown optional fields are tolerated; null means absent
+        continue;
+      }
+      Object v = readValue(p, token, field);
+      if (v == null) {
+        p.skipChildren();
+        if (wrongType == null) {
+          wrongType = name + " must be " + field.kinds().toString().toLowerCase(java.util.Locale.ROOT)
+              + ", got " + describe(token);
+        }
+      } else if (v instanceof String s && s.startsWith("\u0000wrong:")) {
+        if (wrongType == null) {
+          wrongType = s.substring(7);
+        }
+      } else {
+        values.put(name, v);
+      }
+    }
+    return wrongType;
+  }
+
+  /** The value in the field's Java type, or null if the token's JSON type is not allowed for the field. */
+  private Object readValue(JsonParser p, JsonToken token, EventSchema.Field field) throws IOException {
+    var kinds = field.kinds();
+    switch (token) {
+      case VALUE_STRING:
+        return kinds.contains(EventSchema.Kind.STRING) ? p.getText() : null;
+      case VALUE_NUMBER_INT:
+        if (kinds.contains(EventSchema.Kind.INTEGER)) {
+          return p.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? Double.valueOf(Double.POSITIVE_INFINITY)
+              : Long.valueOf(p.getLongValue());
+        }
+        return kinds.contains(EventSchema.Kind.NUMBER) ? Double.valueOf(p.getDoubleValue()) : null;
+      case VALUE_NUMBER_FLOAT:
+        return kinds.contains(EventSchema.Kind.NUMBER) ? Double.valueOf(p.getDoubleValue()) : null;
+      case START_OBJECT:
+        return kinds.contains(EventSchema.Kind.OBJECT) ? readContext(p, field.name()) : null;
+      default:
+        return null;
+    }
+  }
+
+  /** A flat object of scalars, kept as strings; a nested object or array is a wrong type. */
+  private static Object readContext(JsonParser p, String fieldName) throws IOException {
+    Map<String, String> out = new LinkedHashMap<>();
+    String wrong = null;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String key = p.currentName();
+      JsonToken t = p.nextToken();
+      if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+        p.skipChildren();
+        if (wrong == null) {
+          wrong = "\u0000wrong:" + fieldName + "." + key + " must be a string, number or boolean, got " + describe(t);
+        }
+      } else if (t != JsonToken.VALUE_NULL) {
+        out.put(key, p.getText());
+      }
+    }
+    return wrong != null ? wrong : out;
+  }
+
+  private ParseOutcome validate(Map<String, Object> v, long kafkaTimestampMillis) {
+    for (String name : schema.required()) {
+      if (!v.containsKey(name)) {
+        return reject(ReasonCode.MISSING_REQUIRED_FIELD, "missing required field " + name);
+      }
+    }
+    long version = (Long) v.get("schema_version");
+    if (version != schema.version()) {
+      return reject(ReasonCode.UNSUPPORTED_SCHEMA_VERSION,
+          "schema_version " + version + " is not supported; this parser implements version " + schema.version());
+    }
+    String typeName = (String) v.get("event_type");
+    EventType type = EventType.fromWireName(typeName);
+    if (type == null) {
+      return reject(ReasonCode.UNKNOWN_EVENT_TYPE, "unknown event_type '" + abbreviate(typeName) + "'");
+    }
+    for (String name : schema.requiredFor(type)) {
+      if (!v.containsKey(name)) {
+        return reject(ReasonCode.MISSING_REQUIRED_FIELD, "missing field " + name + ", required for " + typeName);
+      }
+    }
+    for (Map.Entry<String, Object> e : v.entrySet()) {
+      String problem = checkBounds(schema.field(e.getKey()), e.getValue());
+      if (problem != null) {
+        return reject(ReasonCode.INVALID_VALUE, problem);
+      }
+    }
+    Object rawTime = v.get("event_time");
+    long eventTime;
+    if (rawTime instanceof Long millis) {
+      eventTime = millis;
+    } else if (rawTime instanceof String text) {
+      Long parsed = parseIsoMillis(text);
+      if (parsed == null) {
+        return reject(ReasonCode.INVALID_VALUE, "event_time '" + abbreviate(text) + "' is not ISO-8601");
+      }
+      eventTime = parsed;
+    } else {
+      return reject(ReasonCode.INVALID_VALUE, "event_time is out of the range of epoch milliseconds");
+    }
+    if (eventTime < config.minEventTimeMillis()) {
+      return reject(ReasonCode.EVENT_TIME_OUT_OF_RANGE, "event_time " + Instant.ofEpochMilli(eventTime)
+          + " is before the earliest accepted time " + Instant.ofEpochMilli(config.minEventTimeMillis()));
+    }
+    if (eventTime > kafkaTimestampMillis + config.maxFutureSkewMillis()) {
+      return reject(ReasonCode.EVENT_TIME_OUT_OF_RANGE, "event_time " + Instant.ofEpochMilli(eventTime)
+          + " is more than " + config.maxFutureSkewMillis() / 1000 + " s after the record's Kafka timestamp "
+          + Instant.ofEpochMilli(kafkaTimestampMillis));
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, String> context = (Map<String, String>) v.getOrDefault("context", Map.of());
+    return new ParseOutcome.Valid(new Event(
+        (String) v.get("event_id"), (int) version, type, (String) v.get("user_id"),
+        (String) v.get("session_id"), (String) v.get("item_id"), (String) v.get("category"),
+        (Double) v.get("price"), toInt(v.get("quantity")), (Double) v.get("rating"), (String) v.get("query"),
+        eventTime, context));
+  }
+
+  private static String checkBounds(EventSchema.Field f, Object value) {
+    if (value instanceof String s) {
+      if (f.minLength() != null && s.length() < f.minLength()) {
+        return f.name() + " must not be empty";
+      }
+      if (f.maxLength() != null && s.length() > f.maxLength()) {
+        return f.name() + " has " + s.length() + " characters, the limit is " + f.maxLength();
+      }
+    } else if (value instanceof Number n) {
+      double d = n.doubleValue();
+      if (Double.isInfinite(d) || (f.minimum() != null && d < f.minimum())
+          || (f.maximum() != null && d > f.maximum())) {
+        return f.name() + " is " + n + ", allowed " + (f.minimum() == null ? "-inf" : fmt(f.minimum()))
+            + ".." + (f.maximum() == null ? "+inf" : fmt(f.maximum()));
+      }
+    }
+    return null;
+  }
+
+  /** ISO-8601 instant or offset date-time; a local date-time without offset is taken as UTC. */
+  static Long parseIsoMillis(String text) {
+    try {
+      return OffsetDateTime.parse(text).toInstant().toEpochMilli();
+    } catch (DateTimeParseException notOffset) {
+      try {
+        return LocalDateTime.parse(text).toInstant(ZoneOffset.UTC).toEpochMilli();
+      } catch (DateTimeParseException notLocal) {
+        return null;
+      }
+    }
+  }
+
+  private static Integer toInt(Object o) {
+    return o == null ? null : Integer.valueOf(((Long) o).intValue());
+  }
+
+  private static String fmt(double d) {
+    return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+  }
+
+  private static String describe(JsonToken t) {
+    return switch (t) {
+      case VALUE_STRING -> "a string";
+      case VALUE_NUMBER_INT -> "an integer";
+      case VALUE_NUMBER_FLOAT -> "a decimal number";
+      case VALUE_TRUE, VALUE_FALSE -> "a boolean";
+      case START_OBJECT -> "an object";
+      case START_ARRAY -> "an array";
+      default -> t.toString();
+    };
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 64 ? s : s.substring(0, 61) + "...";
+  }
+
+  private static ParseOutcome reject(ReasonCode reason, String detail) {
+    return new ParseOutcome.Rejected(reason, detail);
+  }
+}
