@@ -56,6 +56,15 @@ public final class EventParser {
    * @param kafkaTimestampMillis the record's Kafka timestamp, the reference for the future-skew check
    */
   public ParseOutcome parse(byte[] value, long kafkaTimestampMillis) {
+    try {
+      return parseOrThrow(value, kafkaTimestampMillis);
+    } catch (RuntimeException bug) {
+      // A defect here must not stop ingestion nor lose the record: it is quarantined under its own reason.
+      return reject(ReasonCode.PARSER_ERROR, bug.toString());
+    }
+  }
+
+  private ParseOutcome parseOrThrow(byte[] value, long kafkaTimestampMillis) {
     if (value == null || value.length == 0) {
       return reject(ReasonCode.EMPTY_PAYLOAD, "the record has no value");
     }
@@ -121,8 +130,10 @@ public final class EventParser {
         return kinds.contains(EventSchema.Kind.STRING) ? p.getText() : null;
       case VALUE_NUMBER_INT:
         if (kinds.contains(EventSchema.Kind.INTEGER)) {
-          return p.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? Double.valueOf(Double.POSITIVE_INFINITY)
-              : Long.valueOf(p.getLongValue());
+          if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            return Double.valueOf(Double.POSITIVE_INFINITY); // beyond any bound: reported as an invalid value
+          }
+          return Long.valueOf(p.getLongValue());
         }
         return kinds.contains(EventSchema.Kind.NUMBER) ? Double.valueOf(p.getDoubleValue()) : null;
       case VALUE_NUMBER_FLOAT:

@@ -22,5 +22,7 @@ public enum ReasonCode {
   /** A value is of the right type but outside the contract's bounds (negative price, rating 7, bad date). */
   INVALID_VALUE,
   /** event_time is before the earliest accepted time or too far after the record's Kafka timestamp. */
-  EVENT_TIME_OUT_OF_RANGE
+  EVENT_TIME_OUT_OF_RANGE,
+  /** The parser itself failed on this record (a defect to report); the record is kept for replay after a fix. */
+  PARSER_ERROR
 }

@@ -1,0 +1,37 @@
+package io.recsys.lake;
+
+import java.io.Serializable;
+
+/**
+ * Where each table of the lake lives under its root (any Hadoop path: {@code file:/...}, {@code s3a://...}).
+ * Every job computes table paths here, so the layout is defined once.
+ */
+public record LakeLayout(String root) implements Serializable {
+
+  public LakeLayout {
+    if (root == null || root.isBlank()) {
+      throw new IllegalArgumentException("the lake root must not be empty");
+    }
+    root = root.endsWith("/") ? root.substring(0, root.length() - 1) : root;
+  }
+
+  /** Valid events, partitioned by event_date, with their Kafka coordinates. */
+  public String bronzeEvents() {
+    return root + "/bronze/events";
+  }
+
+  /** Rejected records: raw bytes, reason, Kafka coordinates. */
+  public String bronzeQuarantine() {
+    return root + "/bronze/quarantine";
+  }
+
+  /** Per-micro-batch progress of the streaming jobs. */
+  public String opsStreamProgress() {
+    return root + "/ops/stream_progress";
+  }
+
+  /** The checkpoint of a streaming job, unless the user names another. */
+  public String checkpoint(String job) {
+    return root + "/_checkpoints/" + job;
+  }
+}

@@ -1,0 +1,40 @@
+package io.recsys.streaming.common;
+
+import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Builds the job's SparkSession with Delta Lake enabled. Under spark-submit the master and resources come from
+ * the submit command; run directly (./run job ...), it defaults to {@code local[*]} with settings that suit one
+ * machine. Session time zone is UTC so that dates derived from event time do not depend on the host.
+ */
+public final class SparkSessions {
+
+  private SparkSessions() {}
+
+  public static SparkSession create(String appName, Map<String, String> hadoopConf) {
+    SparkConf conf = new SparkConf(true);
+    boolean local = !conf.contains("spark.master");
+    SparkSession.Builder b = SparkSession.builder().appName(appName)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog");
+    setIfAbsent(b, conf, "spark.sql.session.timeZone", "UTC");
+    if (local) {
+      b.master("local[*]");
+      setIfAbsent(b, conf, "spark.sql.shuffle.partitions", "4");
+      setIfAbsent(b, conf, "spark.databricks.delta.snapshotPartitions", "2");
+      setIfAbsent(b, conf, "spark.ui.enabled", "false");
+      setIfAbsent(b, conf, "spark.driver.host", "127.0.0.1");
+      setIfAbsent(b, conf, "spark.driver.bindAddress", "127.0.0.1");
+    }
+    hadoopConf.forEach((k, v) -> b.config("spark.hadoop." + k, v));
+    return b.getOrCreate();
+  }
+
+  private static void setIfAbsent(SparkSession.Builder b, SparkConf conf, String key, String value) {
+    if (!conf.contains(key)) {
+      b.config(key, value);
+    }
+  }
+}
