@@ -1,9 +1,9 @@
 package io.recsys.streaming.bronze;
 
-import io.recsys.contract.ParserConfig;
 import io.recsys.lake.LakeLayout;
 import io.recsys.streaming.common.JobRunner;
 import io.recsys.streaming.common.KafkaAccess;
+import io.recsys.streaming.common.LakeOptions;
 import io.recsys.streaming.common.LakeAccess;
 import io.recsys.streaming.common.Settings;
 import io.recsys.streaming.common.SparkSessions;
@@ -11,9 +11,6 @@ import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.streaming.common.UserError;
 import io.recsys.streaming.metrics.ProgressListener;
 import io.recsys.streaming.metrics.StreamMetrics;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -28,6 +25,7 @@ import org.apache.spark.sql.streaming.StreamingQueryProgress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -49,8 +47,9 @@ public final class BronzeIngestJob implements Callable<Integer> {
 
   private static final Logger LOG = LoggerFactory.getLogger(BronzeIngestJob.class);
 
-  @Option(names = "--lake", description = "Lake root: a path, file:/..., or s3a://bucket/prefix (spark.recsys.lake).")
-  String lake;
+  @Mixin LakeOptions lakeOptions = new LakeOptions();
+  @Mixin ParserOptions parserOptions = new ParserOptions();
+
   @Option(names = "--bootstrap", description = "Kafka bootstrap servers (spark.recsys.kafka.bootstrap).")
   String bootstrap;
   @Option(names = "--topic", description = "Topic to read (spark.recsys.kafka.topic; default events).")
@@ -70,21 +69,9 @@ public final class BronzeIngestJob implements Callable<Integer> {
   @Option(names = "--fail-on-data-loss", description = "Stop if Kafka deleted records not yet ingested "
       + "(spark.recsys.bronze.failOnDataLoss; default true).")
   String failOnDataLoss;
-  @Option(names = "--max-payload-bytes", description = "Larger records are quarantined as OVERSIZE_PAYLOAD "
-      + "(spark.recsys.parser.maxPayloadBytes; default 65536).")
-  Integer maxPayloadBytes;
-  @Option(names = "--min-event-time", description = "Earlier events are quarantined, ISO-8601 "
-      + "(spark.recsys.parser.minEventTime; default 1995-01-01T00:00:00Z).")
-  String minEventTime;
-  @Option(names = "--max-future-skew", description = "Events later than their Kafka timestamp plus this are "
-      + "quarantined, ISO-8601 duration (spark.recsys.parser.maxFutureSkew; default PT1H).")
-  String maxFutureSkew;
   @Option(names = "--metrics-port", description = "Prometheus endpoint port, 0 any, -1 off "
       + "(spark.recsys.metrics.port; default 9464).")
   Integer metricsPort;
-  @Option(names = "--s3-endpoint", description = "S3-compatible endpoint for s3a:// lakes, e.g. http://minio:9000 "
-      + "(spark.recsys.s3.endpoint). Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS chain.")
-  String s3Endpoint;
   @Option(names = "--kafka-option", description = "Extra Kafka consumer setting key=value, repeatable "
       + "(e.g. security.protocol=SASL_SSL).")
   Map<String, String> kafkaOptions = new LinkedHashMap<>();
@@ -143,15 +130,11 @@ public final class BronzeIngestJob implements Callable<Integer> {
   }
 
   BronzeIngestConfig resolve(Settings s) {
-    String lakeRoot = s.string(lake, "spark.recsys.lake", null);
-    if (lakeRoot == null || lakeRoot.isBlank()) {
-      throw UserError.of("No lake given", "Pass --lake PATH (a directory, file:/..., or s3a://bucket/prefix)");
-    }
+    LakeLayout layout = lakeOptions.layout(s);
     String servers = s.string(bootstrap, "spark.recsys.kafka.bootstrap", null);
     if (servers == null || servers.isBlank()) {
       throw UserError.of("No Kafka given", "Pass --bootstrap host:port (./run stack status prints the local one)");
     }
-    LakeLayout layout = new LakeLayout(lakeRoot);
     String starting = s.string(startingOffsets, "spark.recsys.bronze.startingOffsets", "earliest");
     if (!starting.equals("earliest") && !starting.equals("latest")) {
       throw UserError.badArgument("--starting-offsets", starting, "earliest or latest");
@@ -171,37 +154,7 @@ public final class BronzeIngestJob implements Callable<Integer> {
     return new BronzeIngestConfig(layout, servers, s.string(topic, "spark.recsys.kafka.topic", "events"),
         s.string(checkpoint, "spark.recsys.bronze.checkpoint", layout.checkpoint("bronze-ingest")),
         TriggerSpec.parse(s.string(trigger, "spark.recsys.bronze.trigger", "10s")), maxOffsets, starting,
-        Boolean.parseBoolean(failOnLoss), parserConfig(s), port, s.string(s3Endpoint, "spark.recsys.s3.endpoint", null),
+        Boolean.parseBoolean(failOnLoss), parserOptions.resolve(s), port, lakeOptions.s3Endpoint(s),
         kafkaOptions, "bronze-ingest");
-  }
-
-  private ParserConfig parserConfig(Settings s) {
-    ParserConfig d = ParserConfig.DEFAULT;
-    int maxBytes = s.intValue(maxPayloadBytes, "spark.recsys.parser.maxPayloadBytes", d.maxPayloadBytes());
-    if (maxBytes <= 0) {
-      throw UserError.badArgument("--max-payload-bytes", String.valueOf(maxBytes), "a positive number of bytes");
-    }
-    String minTime = s.string(minEventTime, "spark.recsys.parser.minEventTime", null);
-    String skew = s.string(maxFutureSkew, "spark.recsys.parser.maxFutureSkew", null);
-    long minMillis = d.minEventTimeMillis();
-    long skewMillis = d.maxFutureSkewMillis();
-    try {
-      if (minTime != null) {
-        minMillis = Instant.parse(minTime).toEpochMilli();
-      }
-    } catch (DateTimeParseException e) {
-      throw UserError.badArgument("--min-event-time", minTime, "an ISO-8601 instant like 2020-01-01T00:00:00Z");
-    }
-    try {
-      if (skew != null) {
-        skewMillis = Duration.parse(skew).toMillis();
-      }
-    } catch (DateTimeParseException e) {
-      throw UserError.badArgument("--max-future-skew", skew, "an ISO-8601 duration like PT1H or PT15M");
-    }
-    if (skewMillis < 0) {
-      throw UserError.badArgument("--max-future-skew", skew, "a duration that is not negative");
-    }
-    return new ParserConfig(maxBytes, minMillis, skewMillis);
   }
 }
