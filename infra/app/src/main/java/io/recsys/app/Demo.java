@@ -29,7 +29,7 @@ import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.core.config.Configurator;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.streaming.StreamingQuery;
+import io.recsys.streaming.common.SupervisedQuery;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -83,7 +83,7 @@ public final class Demo implements Callable<Integer> {
       BronzeIngestConfig config = BronzeIngestConfig.defaults(layout.root(), stack.kafkaBootstrap())
           .withTrigger(TriggerSpec.parse("1s")).withMaxOffsetsPerTrigger(100_000);
       StreamMetrics metrics = new StreamMetrics("bronze-ingest");
-      StreamingQuery query = BronzeIngestJob.start(spark, config, metrics, p -> {
+      SupervisedQuery query = BronzeIngestJob.run(spark, config, metrics, p -> {
         ingested.addAndGet(p.numInputRows());
         if (p.numInputRows() > 0) {
           batches.incrementAndGet();
@@ -114,8 +114,8 @@ public final class Demo implements Callable<Integer> {
       System.out.printf("      produced %,d records in %.1f s%n", summary.sent(), summary.millis() / 1000.0);
       long waitStart = System.currentTimeMillis();
       while (ingested.get() < summary.sent()) {
-        if (query.exception().isDefined()) {
-          throw UserError.of("The ingest job failed: " + query.exception().get().getMessage(), "See the log above");
+        if (query.failure() != null) {
+          throw UserError.of("The ingest job failed: " + query.failure().getMessage(), "See the log above");
         }
         if (System.currentTimeMillis() - waitStart > 600_000) {
           throw UserError.of("The ingest job did not catch up within 10 minutes", "See the log above");

@@ -6,6 +6,7 @@ import io.recsys.streaming.common.KafkaAccess;
 import io.recsys.streaming.common.LakeOptions;
 import io.recsys.streaming.common.LakeAccess;
 import io.recsys.streaming.common.Settings;
+import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.SparkSessions;
 import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.streaming.common.UserError;
@@ -90,7 +91,7 @@ public final class BronzeIngestJob implements Callable<Integer> {
       if (config.metricsPort() >= 0) {
         metrics.serve(config.metricsPort());
       }
-      StreamingQuery query = start(spark, config, metrics, p -> { });
+      SupervisedQuery query = run(spark, config, metrics, p -> { });
       LOG.info("bronze-ingest running: {} topic {} -> {} (checkpoint {}, trigger {})", config.bootstrap(),
           config.topic(), config.lake().root(), config.checkpoint(), config.trigger());
       query.awaitTermination();
@@ -102,12 +103,25 @@ public final class BronzeIngestJob implements Callable<Integer> {
   }
 
   /**
-   * Starts the query on an existing session. Tests and the demo call this; {@link #main} adds the checks,
-   * the metrics endpoint and the wait.
+   * Starts the query and keeps it running across Spark's known restartable defect ({@link SupervisedQuery}).
+   * Tests and the demo call this; {@link #main} adds the checks, the metrics endpoint and the wait.
    */
-  public static StreamingQuery start(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics,
+  public static SupervisedQuery run(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics,
       Consumer<StreamingQueryProgress> onProgress) throws TimeoutException {
-    spark.streams().addListener(new ProgressListener(metrics, onProgress));
+    ProgressListener listener = new ProgressListener(metrics, onProgress);
+    spark.streams().addListener(listener);
+    SupervisedQuery q = SupervisedQuery.start(config.queryName(), () -> start(spark, config, metrics),
+        () -> spark.streams().removeListener(listener));
+    listener.follow(q.query().id());
+    return q;
+  }
+
+  /**
+   * Starts the query on an existing session, once (the listener that feeds the metrics is added by
+   * {@link #run}).
+   */
+  static StreamingQuery start(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics)
+      throws TimeoutException {
     var reader = spark.readStream().format("kafka")
         .option("kafka.bootstrap.servers", config.bootstrap())
         .option("subscribe", config.topic())

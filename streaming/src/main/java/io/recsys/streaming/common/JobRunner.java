@@ -16,7 +16,15 @@ public final class JobRunner {
   private JobRunner() {}
 
   public static int run(Callable<Integer> command, String[] args) {
+    return run(command, args, null);
+  }
+
+  /** As {@link #run(Callable, String[])}, writing messages to {@code err} (standard error if null). */
+  public static int run(Callable<Integer> command, String[] args, java.io.PrintWriter err) {
     CommandLine cl = new CommandLine(command);
+    if (err != null) {
+      cl.setErr(err);
+    }
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       Throwable t = ex;
       while (t != null && !(t instanceof UserError)) {

@@ -29,7 +29,10 @@ public final class SparkSessions {
       setIfAbsent(b, conf, "spark.driver.bindAddress", "127.0.0.1");
     }
     hadoopConf.forEach((k, v) -> b.config("spark.hadoop." + k, v));
-    return b.getOrCreate();
+    SparkSession spark = b.getOrCreate();
+    // also when the context already existed (the spark.hadoop.* keys only reach a new one)
+    hadoopConf.forEach((k, v) -> spark.sparkContext().hadoopConfiguration().set(k, v));
+    return spark;
   }
 
   private static void setIfAbsent(SparkSession.Builder b, SparkConf conf, String key, String value) {

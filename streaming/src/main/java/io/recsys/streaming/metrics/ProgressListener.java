@@ -22,10 +22,16 @@ public final class ProgressListener extends StreamingQueryListener {
 
   private final StreamMetrics metrics;
   private final Consumer<StreamingQueryProgress> onProgress;
+  private volatile java.util.UUID queryId;
 
   public ProgressListener(StreamMetrics metrics, Consumer<StreamingQueryProgress> onProgress) {
     this.metrics = metrics;
     this.onProgress = onProgress;
+  }
+
+  /** Listen to this query only (its id is stable across restarts from the same checkpoint). */
+  public void follow(java.util.UUID id) {
+    this.queryId = id;
   }
 
   @Override
@@ -36,7 +42,7 @@ public final class ProgressListener extends StreamingQueryListener {
   @Override
   public void onQueryProgress(QueryProgressEvent event) {
     StreamingQueryProgress p = event.progress();
-    if (p.name() != null && !p.name().equals(metrics.query())) {
+    if (queryId != null ? !queryId.equals(p.id()) : !metrics.query().equals(p.name())) {
       return;
     }
     String q = metrics.query();

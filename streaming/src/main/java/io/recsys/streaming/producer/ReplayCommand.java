@@ -47,7 +47,7 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--since", description = "Data sets only: skip events before this ISO-8601 instant.")
   String since;
   @Option(names = "--data-dir", description = "Folder holding ml-latest-small/ and online-retail/ "
-      + "(default: ../shared/data, then data/ in the checkout).")
+      + "(default: ../shared/data, else the small samples in data/samples).")
   Path dataDir;
   @Option(names = "--bad-ratio", defaultValue = "0.0", description = "Synthetic: share of bad records, 0..1.")
   double badRatio;
@@ -149,7 +149,7 @@ public final class ReplayCommand implements Callable<Integer> {
   private Path dataFolder(Dataset ds) {
     String sub = ds == Dataset.MOVIELENS ? "ml-latest-small" : "online-retail";
     List<Path> candidates = dataDir != null ? List.of(dataDir.resolve(sub), dataDir)
-        : List.of(Path.of("..", "shared", "data", sub), Path.of("data", sub));
+        : List.of(Path.of("..", "shared", "data", sub), Path.of("data", "samples", sub));
     for (Path p : candidates) {
       if (Files.exists(p.resolve(ds == Dataset.MOVIELENS ? "ratings.csv" : "online_retail.csv.gz"))
           || Files.exists(p.resolve("online_retail.csv"))) {
