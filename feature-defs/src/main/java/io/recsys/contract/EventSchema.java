@@ -39,6 +39,8 @@ public final class EventSchema {
 
   private final int version;
   private final Map<String, Field> fields;
+  private final Field[] byIndex;
+  private final Map<String, Integer> indexOf;
   private final List<String> required;
   private final Map<EventType, List<String>> requiredByType;
 
@@ -46,6 +48,12 @@ public final class EventSchema {
       Map<EventType, List<String>> requiredByType) {
     this.version = version;
     this.fields = Map.copyOf(fields);
+    this.byIndex = fields.values().toArray(Field[]::new);
+    Map<String, Integer> idx = new java.util.HashMap<>();
+    for (int i = 0; i < byIndex.length; i++) {
+      idx.put(byIndex[i].name(), i);
+    }
+    this.indexOf = Map.copyOf(idx);
     this.required = List.copyOf(required);
     this.requiredByType = Map.copyOf(requiredByType);
   }
@@ -62,6 +70,22 @@ public final class EventSchema {
   /** The field of that name, or {@code null} for a field the contract does not know (tolerated). */
   public Field field(String name) {
     return fields.get(name);
+  }
+
+  /** How many top-level fields the contract defines; they are numbered 0..size-1. */
+  public int size() {
+    return byIndex.length;
+  }
+
+  /** The number of a field, or -1 for a field the contract does not know. */
+  public int indexOf(String name) {
+    Integer i = indexOf.get(name);
+    return i == null ? -1 : i;
+  }
+
+  /** The field numbered {@code i}. */
+  public Field field(int i) {
+    return byIndex[i];
   }
 
   /** Fields every event must carry. */

@@ -13,6 +13,8 @@ public record LakeLayout(String root) implements Serializable {
       throw new IllegalArgumentException("the lake root must not be empty");
     }
     root = root.endsWith("/") ? root.substring(0, root.length() - 1) : root;
+    // one spelling of local URIs (java.net.URI writes file:///x, Hadoop file:/x), so paths compare equal
+    root = root.startsWith("file:///") ? "file:/" + root.substring("file:///".length()) : root;
   }
 
   /** Valid events, partitioned by event_date, with their Kafka coordinates. */

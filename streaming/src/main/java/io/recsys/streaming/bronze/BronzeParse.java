@@ -15,6 +15,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.AccumulatorV2;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * The pure transformations of bronze ingestion. {@link #parse} turns Kafka rows (the columns of Spark's Kafka
@@ -31,7 +33,20 @@ public final class BronzeParse {
   public static Dataset<Row> parse(Dataset<Row> kafkaRows, ParserConfig config, long ingestTimeMillis) {
     return kafkaRows
         .select(col("key"), col("value"), col("topic"), col("partition"), col("offset"), col("timestamp"))
-        .mapPartitions(new ParsePartition(config, ingestTimeMillis), Encoders.row(BronzeSchema.PARSED));
+        .mapPartitions(new ParsePartition(config, ingestTimeMillis, null, null), Encoders.row(BronzeSchema.PARSED));
+  }
+
+  /**
+   * The valid rows only, in the shape of bronze.events; each rejected row goes to {@code rejects} (in the shape
+   * of bronze.quarantine) as the parse runs, and {@code seen} counts every input row. One pass: nothing is
+   * cached. The accumulators are filled when an action (the Delta write) runs this plan.
+   */
+  public static Dataset<Row> validEvents(Dataset<Row> kafkaRows, ParserConfig config, long ingestTimeMillis,
+      AccumulatorV2<Row, ?> rejects, LongAccumulator seen) {
+    Dataset<Row> valid = kafkaRows
+        .select(col("key"), col("value"), col("topic"), col("partition"), col("offset"), col("timestamp"))
+        .mapPartitions(new ParsePartition(config, ingestTimeMillis, rejects, seen), Encoders.row(BronzeSchema.PARSED));
+    return events(valid);
   }
 
   /** Valid rows in the shape of bronze.events (event_date from the UTC day of event_time). */
@@ -50,34 +65,79 @@ public final class BronzeParse {
     return names.stream().map(org.apache.spark.sql.functions::col).toArray(Column[]::new);
   }
 
-  /** Runs on executors: one parser per partition. */
+  /**
+   * Runs on executors: one parser per partition. Without accumulators it emits every row (valid or not); with
+   * them it emits the valid rows and diverts the rejected ones.
+   */
   static final class ParsePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
     private static final long MILLIS_PER_DAY = 86_400_000L;
 
     private final ParserConfig config;
     private final long ingestTimeMillis;
+    private final AccumulatorV2<Row, ?> rejects;
+    private final LongAccumulator seen;
 
-    ParsePartition(ParserConfig config, long ingestTimeMillis) {
+    ParsePartition(ParserConfig config, long ingestTimeMillis, AccumulatorV2<Row, ?> rejects, LongAccumulator seen) {
       this.config = config;
       this.ingestTimeMillis = ingestTimeMillis;
+      this.rejects = rejects;
+      this.seen = seen;
     }
 
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
       EventParser parser = new EventParser(config);
       Timestamp ingest = new Timestamp(ingestTimeMillis);
+      if (rejects == null) {
+        return new Iterator<>() {
+          @Override
+          public boolean hasNext() {
+            return input.hasNext();
+          }
+
+          @Override
+          public Row next() {
+            return toRow(parser, input.next(), ingest);
+          }
+        };
+      }
       return new Iterator<>() {
+        private Row next;
+
         @Override
         public boolean hasNext() {
-          return input.hasNext();
+          while (next == null && input.hasNext()) {
+            Row r = toRow(parser, input.next(), ingest);
+            seen.add(1);
+            if (r.getBoolean(0)) {
+              next = r;
+            } else {
+              rejects.add(quarantineShape(r));
+            }
+          }
+          return next != null;
         }
 
         @Override
         public Row next() {
-          return toRow(parser, input.next(), ingest);
+          if (!hasNext()) {
+            throw new java.util.NoSuchElementException();
+          }
+          Row r = next;
+          next = null;
+          return r;
         }
       };
+    }
+
+    /** A rejected PARSED row reduced to bronze.quarantine's columns, in their order. */
+    private static Row quarantineShape(Row r) {
+      Object[] out = new Object[BronzeSchema.QUARANTINE_TABLE.size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = r.get(BronzeSchema.PARSED.fieldIndex(BronzeSchema.QUARANTINE_TABLE.get(i)));
+      }
+      return RowFactory.create(out);
     }
 
     private static Row toRow(EventParser parser, Row in, Timestamp ingest) {

@@ -65,6 +65,10 @@ public final class BronzeSchema {
       field("ingest_time", TimestampType, false),
   });
 
+  /** The schema of bronze.quarantine's rows. */
+  public static final StructType QUARANTINE = new StructType(
+      QUARANTINE_TABLE.stream().map(n -> PARSED.apply(n)).toArray(StructField[]::new));
+
   private static StructField field(String name, org.apache.spark.sql.types.DataType type, boolean nullable) {
     return DataTypes.createStructField(name, type, nullable);
   }

@@ -20,6 +20,9 @@ public final class SparkSessions {
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog");
     setIfAbsent(b, conf, "spark.sql.session.timeZone", "UTC");
+    // Partitioned appends (bronze by event_date) write a few partitions per task: keep a writer open per
+    // partition instead of sorting each task's rows by partition first.
+    setIfAbsent(b, conf, "spark.sql.maxConcurrentOutputFileWriters", "8");
     if (local) {
       b.master("local[*]");
       setIfAbsent(b, conf, "spark.sql.shuffle.partitions", "4");

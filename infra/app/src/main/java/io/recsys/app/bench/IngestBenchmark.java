@@ -1,0 +1,108 @@
+package io.recsys.app.bench;
+
+import io.recsys.infra.stack.LocalStack;
+import io.recsys.lake.LakeLayout;
+import io.recsys.streaming.bronze.BronzeIngestConfig;
+import io.recsys.streaming.bronze.BronzeIngestJob;
+import io.recsys.streaming.common.SupervisedQuery;
+import io.recsys.streaming.common.TriggerSpec;
+import io.recsys.streaming.metrics.StreamMetrics;
+import io.recsys.streaming.producer.EventProducer;
+import io.recsys.streaming.producer.SyntheticClickstream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.apache.spark.sql.streaming.Trigger;
+
+/**
+ * Kafka → bronze throughput, beside two baselines measured in the same run on the same records: the raw Kafka
+ * consumer rate (one KafkaConsumer, no Spark) and a plain unvalidated Kafka → Delta query (key, value and Kafka
+ * columns appended as they are). Each Spark query first runs on a warm-up topic so JIT and Delta start-up are not
+ * counted; then each reads the measured topic from the start with trigger available-now into a new lake.
+ */
+final class IngestBenchmark {
+
+  record Result(String name, long records, double seconds) {
+    double rate() {
+      return records / seconds;
+    }
+  }
+
+  private final SparkSession spark;
+  private final LocalStack stack;
+  private final Path workDir;
+  private final long perBatch;
+
+  IngestBenchmark(SparkSession spark, LocalStack stack, Path workDir, long perBatch) {
+    this.spark = spark;
+    this.stack = stack;
+    this.workDir = workDir;
+    this.perBatch = perBatch;
+  }
+
+  /** Produces {@code n} synthetic records (1% bad) into a new 2-partition topic; returns the production time. */
+  Result produce(String topic, long n) {
+    stack.createTopic(topic, 2);
+    long t0 = System.nanoTime();
+    try (EventProducer p = new EventProducer(stack.kafkaBootstrap(), topic, Map.of())) {
+      new SyntheticClickstream(SyntheticClickstream.Config.defaults(n).withBadRatio(0.01).withDisorder(0.01, 0.01)
+          .withTime(Instant.now().minusSeconds(1), Duration.ofHours(24))).forEachRemaining(p::send);
+      p.flush();
+    }
+    return new Result("produce (idempotent producer, lz4)", n, (System.nanoTime() - t0) / 1e9);
+  }
+
+  Result rawConsumer(String topic, long n) {
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.kafkaBootstrap(),
+        "max.poll.records", 10_000, "fetch.max.bytes", 64 * 1024 * 1024, "max.partition.fetch.bytes", 16 * 1024 * 1024),
+        new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> parts = List.of(new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      long t0 = System.nanoTime();
+      long seen = 0;
+      long bytes = 0;
+      while (seen < n) {
+        ConsumerRecords<byte[], byte[]> recs = c.poll(Duration.ofMillis(500));
+        for (var r : recs) {
+          seen++;
+          bytes += r.value() == null ? 0 : r.value().length;
+        }
+      }
+      return new Result("raw Kafka consumer (1 thread, no Spark)", seen, (System.nanoTime() - t0) / 1e9);
+    }
+  }
+
+  Result plainQuery(String topic, long n, String lake) throws Exception {
+    long t0 = System.nanoTime();
+    StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
+        .option("subscribe", topic).option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", String.valueOf(perBatch)).load()
+        .selectExpr("key", "value", "topic", "partition", "offset", "timestamp", "current_timestamp() AS ingest_time")
+        .writeStream().format("delta").option("checkpointLocation", lake + "/_checkpoints/plain")
+        .trigger(Trigger.AvailableNow()).start(lake + "/plain");
+    q.awaitTermination();
+    return new Result("plain Kafka -> Delta query (no parsing)", n, (System.nanoTime() - t0) / 1e9);
+  }
+
+  Result bronze(String topic, long n, String lake) throws Exception {
+    BronzeIngestConfig cfg = BronzeIngestConfig.defaults(lake, stack.kafkaBootstrap()).withTopic(topic)
+        .withTrigger(TriggerSpec.parse("available-now")).withMaxOffsetsPerTrigger(perBatch);
+    long t0 = System.nanoTime();
+    SupervisedQuery q = BronzeIngestJob.run(spark, cfg, new StreamMetrics("bronze-bench"), p -> { });
+    q.awaitTermination();
+    return new Result("validated bronze (BronzeIngestJob)", n, (System.nanoTime() - t0) / 1e9);
+  }
+
+  String lake(String name) {
+    return new LakeLayout(workDir.resolve(name).toUri().toString()).root();
+  }
+}

@@ -1,0 +1,43 @@
+package io.recsys.streaming.bronze;
+
+import io.delta.tables.DeltaTable;
+import io.recsys.lake.LakeLayout;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Creates bronze.events and bronze.quarantine with their layout before the first write: events partitioned by
+ * event_date, and Delta file statistics only on the columns queries filter by. Delta's default indexes the first
+ * 32 columns, computing min/max/null counts of each on every row written; on bronze that was measured to cost
+ * about 5% of the write for columns (context, price, query, ...) nobody skips files by.
+ */
+final class BronzeTables {
+
+  static final String EVENT_STATS = "event_time,event_type,user_id,item_id,session_id,kafka_partition,kafka_offset";
+  static final String QUARANTINE_STATS = "reason,kafka_partition,kafka_offset,kafka_timestamp";
+
+  private BronzeTables() {}
+
+  static void createIfMissing(SparkSession spark, LakeLayout lake) {
+    if (DeltaTable.isDeltaTable(spark, lake.bronzeEvents()) && DeltaTable.isDeltaTable(spark, lake.bronzeQuarantine())) {
+      return;
+    }
+    StructType events = new StructType();
+    for (String c : BronzeSchema.EVENTS_TABLE) {
+      events = events.add(c.equals("event_date")
+          ? new StructField("event_date", org.apache.spark.sql.types.DataTypes.DateType, true,
+              org.apache.spark.sql.types.Metadata.empty())
+          : BronzeSchema.PARSED.apply(c));
+    }
+    DeltaTable.createIfNotExists(spark).location(lake.bronzeEvents()).addColumns(events)
+        .partitionedBy("event_date")
+        .property("delta.dataSkippingStatsColumns", EVENT_STATS)
+        .comment("Valid events of contract v1 with their Kafka coordinates (recsys bronze ingestion)")
+        .execute();
+    DeltaTable.createIfNotExists(spark).location(lake.bronzeQuarantine()).addColumns(BronzeSchema.QUARANTINE)
+        .property("delta.dataSkippingStatsColumns", QUARANTINE_STATS)
+        .comment("Records bronze ingestion rejected: raw bytes, reason code, Kafka coordinates")
+        .execute();
+  }
+}
