@@ -71,8 +71,12 @@ class SparkSubmitIT {
         .filter(a -> a.startsWith("--add-") || a.startsWith("-Djdk") || a.startsWith("-Dio.netty")
             || a.startsWith("-Dcom.google") || a.startsWith("-Dlog4j2"))
         .forEach(cmd::add);
+    String sparkOnly = sparkDistributionClasspath();
+    assertThat(sparkOnly).contains("spark-core_2.13-4.1.0.jar").contains("spark-sql_2.13-4.1.0.jar")
+        .doesNotContain("delta-spark").doesNotContain("spark-sql-kafka").doesNotContain("kafka-clients")
+        .doesNotContain("hadoop-aws").doesNotContain("recsys-");
     Path argFile = dir.resolve("cp.args");
-    Files.writeString(argFile, "-cp \"" + sparkDistributionClasspath() + "\"");
+    Files.writeString(argFile, "-cp \"" + sparkOnly + "\"");
     cmd.add("@" + argFile);
     cmd.addAll(List.of("org.apache.spark.deploy.SparkSubmit", "--master", "local[2]",
         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.ui.enabled=false",
