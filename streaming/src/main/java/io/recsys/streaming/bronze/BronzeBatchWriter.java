@@ -39,7 +39,8 @@ final class BronzeBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   private static final Logger LOG = LoggerFactory.getLogger(BronzeBatchWriter.class);
   private static final String QUERY_ID_PROPERTY = "sql.streaming.queryId";
   static final int MAX_COLLECTED_REJECTS = 200_000;
-  static final long MAX_COLLECTED_BYTES = 64L * 1024 * 1024;
+  /** Rejected records kept on the driver per batch: 256 MB, or an eighth of the driver's heap if less. */
+  static final long MAX_COLLECTED_BYTES = Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 8);
   private static final int TOPIC = BronzeSchema.QUARANTINE.fieldIndex("kafka_topic");
   private static final int PARTITION = BronzeSchema.QUARANTINE.fieldIndex("kafka_partition");
   private static final int OFFSET = BronzeSchema.QUARANTINE.fieldIndex("kafka_offset");
@@ -72,10 +73,12 @@ final class BronzeBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       BronzeTables.createIfMissing(spark, lake);
       tablesChecked = true;
     }
+    long tTables = System.nanoTime();
     try {
       spark.sparkContext().setJobDescription("bronze batch " + batchId + ": parse, append valid rows to bronze.events");
       append(BronzeParse.validEvents(batch, parserConfig, ingest, rejects, seen), lake.bronzeEvents(), appId, batchId,
           List.of("event_date"));
+      long tEvents = System.nanoTime();
 
       Map<String, Long> rejected = new TreeMap<>();
       long valid;
@@ -97,7 +100,6 @@ final class BronzeBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
         // rejected to collect: parse again for the quarantine alone.
         LOG.info("batch {}: {}; parsing again for the quarantine", batchId,
             rejects.overflowed() ? "more rejects than the collector keeps" : "bronze.events already has this batch");
-        valid = 0;
         Dataset<Row> quarantine = BronzeParse.quarantine(BronzeParse.parse(batch, parserConfig, ingest))
             .persist(StorageLevel.MEMORY_AND_DISK());
         try {
@@ -111,11 +113,16 @@ final class BronzeBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
         } finally {
           quarantine.unpersist(false);
         }
+        // when Delta skipped the events append, this run appended no events
+        valid = seen.value() == 0 ? 0 : seen.value() - rejected.values().stream().mapToLong(Long::longValue).sum();
       }
       long quarantined = rejected.values().stream().mapToLong(Long::longValue).sum();
       metrics.recordBronzeBatch(valid, rejected);
-      LOG.info("batch {}: {} events, {} quarantined {} in {} ms", batchId, valid, quarantined,
-          rejected.isEmpty() ? "" : rejected, (System.nanoTime() - t0) / 1_000_000);
+      long tEnd = System.nanoTime();
+      LOG.info("batch {}: {} events, {} quarantined {} in {} ms (tables {} ms, parse + events append {} ms, "
+          + "quarantine {} ms)", batchId, valid, quarantined, rejected.isEmpty() ? "" : rejected,
+          (tEnd - t0) / 1_000_000, (tTables - t0) / 1_000_000, (tEvents - tTables) / 1_000_000,
+          (tEnd - tEvents) / 1_000_000);
     } finally {
       spark.sparkContext().setJobDescription(null);
     }
