@@ -63,7 +63,9 @@ public final class Demo implements Callable<Integer> {
   public Integer call() throws Exception {
     ReplayCommand.Dataset ds = ReplayCommand.parseDataset(dataset);
     Path lakeDir = prepareLake();
+    // A new broker every time: the lake's checkpoints and the produced counts must match the topic's contents.
     Path stackDir = Path.of("demo-data", "stack").toAbsolutePath();
+    deleteTree(stackDir);
     Configurator.setLevel("io.recsys", Level.WARN);
     Configurator.setLevel("org.apache.spark", Level.ERROR);
     Configurator.setLevel("org.apache.kafka", Level.ERROR);
@@ -143,12 +145,18 @@ public final class Demo implements Callable<Integer> {
             + "would not match its checkpoints", "Pass an empty folder, or add --reset to delete it first");
       }
       System.out.println("Deleting the previous demo lake " + dir);
+      deleteTree(dir);
+    }
+    Files.createDirectories(dir);
+    return dir;
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (Files.exists(dir)) {
       try (var files = Files.walk(dir)) {
         files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
-    Files.createDirectories(dir);
-    return dir;
   }
 
   private static boolean hasFiles(Path dir) throws IOException {
