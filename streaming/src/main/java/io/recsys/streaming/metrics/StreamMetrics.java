@@ -73,10 +73,6 @@ public final class StreamMetrics implements AutoCloseable {
     quarantinedByReason.forEach((reason, n) -> quarantined.labelValues(reason).inc(n));
   }
 
-  public PrometheusRegistry registry() {
-    return registry;
-  }
-
   @Override
   public void close() {
     if (server != null) {
