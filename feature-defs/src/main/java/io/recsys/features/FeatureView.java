@@ -1,0 +1,26 @@
+package io.recsys.features;
+
+import io.recsys.contract.EventType;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A group of features of one entity over one window, written and read together (one Feast feature view).
+ *
+ * @param window the window length; null for a session window
+ * @param slide how often a sliding window advances; equal to {@code window} for a tumbling one; null for sessions
+ * @param sessionGap the inactivity that closes a session window; null otherwise
+ * @param filter the event types the view reads (empty: all)
+ */
+public record FeatureView(String name, String entity, String source, Duration window, Duration slide,
+    Duration sessionGap, Duration ttl, Set<EventType> filter, List<Feature> features) {
+
+  public boolean isSession() {
+    return sessionGap != null;
+  }
+
+  public Feature feature(String featureName) {
+    return features.stream().filter(f -> f.name().equals(featureName)).findFirst().orElse(null);
+  }
+}
