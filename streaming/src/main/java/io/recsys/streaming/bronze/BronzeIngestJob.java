@@ -98,7 +98,7 @@ public final class BronzeIngestJob implements Callable<Integer> {
       return 0;
     } catch (StreamingQueryException e) {
       throw UserError.of("The ingest query stopped: " + e.message(),
-          "Fix the cause and run the job again; it resumes from " + resolve(Settings.fromEnvironment()).checkpoint(), e);
+          "Fix the cause and run the job again; it resumes from " + config.checkpoint(), e);
     }
   }
 

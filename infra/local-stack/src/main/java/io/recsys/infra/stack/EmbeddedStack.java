@@ -57,7 +57,7 @@ public final class EmbeddedStack implements LocalStack {
   public static Optional<EmbeddedStack> attach(Path dir) {
     try {
       StackState st = StackState.read(dir);
-      if (st == null || ProcessHandle.of(st.pid()).map(ProcessHandle::isAlive).orElse(false) == Boolean.FALSE) {
+      if (st == null || !ProcessHandle.of(st.pid()).map(ProcessHandle::isAlive).orElse(false)) {
         return Optional.empty();
       }
       return Optional.of(new EmbeddedStack(st, null));
