@@ -1,0 +1,125 @@
+package io.recsys.feast;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Timestamp;
+import feast.proto.types.ValueProto;
+import feast.proto.types.ValueProto.Value;
+import io.recsys.features.ValueType;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * Feature values and timestamps of Feast's Redis online store: serialized {@code feast.types.Value} (the
+ * protobuf classes of dev.feast:feast-datatypes) and {@code google.protobuf.Timestamp}. A null value is the
+ * empty Value, as Feast writes a missing one. Stateless and thread-safe.
+ */
+public final class FeastValueCodec {
+
+  private FeastValueCodec() {}
+
+  /** The Value of a Java object for a features.yaml dtype (numbers widen or narrow to the dtype). */
+  public static Value toValue(ValueType type, Object v) {
+    if (v == null) {
+      return Value.getDefaultInstance();
+    }
+    Value.Builder b = Value.newBuilder();
+    switch (type) {
+      case INT64 -> b.setInt64Val(((Number) v).longValue());
+      case INT32 -> b.setInt32Val(((Number) v).intValue());
+      case DOUBLE -> b.setDoubleVal(((Number) v).doubleValue());
+      case FLOAT -> b.setFloatVal(((Number) v).floatValue());
+      case STRING -> b.setStringVal(v.toString());
+      case BOOL -> b.setBoolVal((Boolean) v);
+      case UNIX_TIMESTAMP -> b.setUnixTimestampVal(v instanceof Instant i ? i.getEpochSecond() : ((Number) v).longValue());
+      case STRING_LIST -> {
+        ValueProto.StringList.Builder l = ValueProto.StringList.newBuilder();
+        for (Object o : list(v)) {
+          l.addVal(String.valueOf(o));
+        }
+        b.setStringListVal(l);
+      }
+      case INT64_LIST -> {
+        ValueProto.Int64List.Builder l = ValueProto.Int64List.newBuilder();
+        for (Object o : list(v)) {
+          l.addVal(((Number) o).longValue());
+        }
+        b.setInt64ListVal(l);
+      }
+      case DOUBLE_LIST -> {
+        ValueProto.DoubleList.Builder l = ValueProto.DoubleList.newBuilder();
+        for (Object o : list(v)) {
+          l.addVal(((Number) o).doubleValue());
+        }
+        b.setDoubleListVal(l);
+      }
+    }
+    return b.build();
+  }
+
+  /** Serialized Value bytes, what Feast stores in a feature field. */
+  public static byte[] encode(ValueType type, Object v) {
+    return toValue(type, v).toByteArray();
+  }
+
+  /** A stored Value, or the empty Value for null/empty bytes. */
+  public static Value decode(byte[] bytes) {
+    if (bytes == null || bytes.length == 0) {
+      return Value.getDefaultInstance();
+    }
+    try {
+      return Value.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException("not a serialized feast.types.Value (" + bytes.length + " bytes)", e);
+    }
+  }
+
+  /** The plain Java value of a Value: Long, Integer, Double, Float, String, Boolean, List, or null. */
+  public static Object toJava(Value v) {
+    return switch (v.getValCase()) {
+      case INT64_VAL -> v.getInt64Val();
+      case INT32_VAL -> v.getInt32Val();
+      case DOUBLE_VAL -> v.getDoubleVal();
+      case FLOAT_VAL -> v.getFloatVal();
+      case STRING_VAL -> v.getStringVal();
+      case BOOL_VAL -> v.getBoolVal();
+      case UNIX_TIMESTAMP_VAL -> Instant.ofEpochSecond(v.getUnixTimestampVal());
+      case STRING_LIST_VAL -> List.copyOf(v.getStringListVal().getValList());
+      case INT64_LIST_VAL -> List.copyOf(v.getInt64ListVal().getValList());
+      case DOUBLE_LIST_VAL -> List.copyOf(v.getDoubleListVal().getValList());
+      case INT32_LIST_VAL -> List.copyOf(v.getInt32ListVal().getValList());
+      case FLOAT_LIST_VAL -> List.copyOf(v.getFloatListVal().getValList());
+      case BOOL_LIST_VAL -> List.copyOf(v.getBoolListVal().getValList());
+      case BYTES_VAL -> v.getBytesVal().toByteArray();
+      default -> null;
+    };
+  }
+
+  /** A serialized google.protobuf.Timestamp (seconds and nanos), what Feast stores in "_ts:view". */
+  public static byte[] encodeTimestamp(Instant t) {
+    return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build().toByteArray();
+  }
+
+  /** The instant of a stored Timestamp; null for null or empty bytes. */
+  public static Instant decodeTimestamp(byte[] bytes) {
+    if (bytes == null || bytes.length == 0) {
+      return null;
+    }
+    try {
+      Timestamp ts = Timestamp.parseFrom(bytes);
+      return Instant.ofEpochSecond(ts.getSeconds(), ts.getNanos());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException("not a serialized google.protobuf.Timestamp (" + bytes.length + " bytes)", e);
+    }
+  }
+
+  private static Collection<?> list(Object v) {
+    if (v instanceof Collection<?> c) {
+      return c;
+    }
+    if (v instanceof Object[] a) {
+      return List.of(a);
+    }
+    throw new IllegalArgumentException("a list dtype needs a Collection or array, not " + v.getClass().getName());
+  }
+}
