@@ -13,7 +13,7 @@ import java.util.Set;
  * @param denominator for ratio: likewise
  */
 public record Feature(String name, Aggregation aggregation, String column, int size, ValueType valueType,
-    Set<EventType> filter, String numerator, String denominator) {
+    Set<EventType> filter, String numerator, String denominator) implements java.io.Serializable {
 
   /** Feast's name for it: {@code view:feature}, the string hashed into the Redis field. */
   public String reference(FeatureView view) {

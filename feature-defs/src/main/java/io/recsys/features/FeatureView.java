@@ -14,7 +14,7 @@ import java.util.Set;
  * @param filter the event types the view reads (empty: all)
  */
 public record FeatureView(String name, String entity, String source, Duration window, Duration slide,
-    Duration sessionGap, Duration ttl, Set<EventType> filter, List<Feature> features) {
+    Duration sessionGap, Duration ttl, Set<EventType> filter, List<Feature> features) implements java.io.Serializable {
 
   public boolean isSession() {
     return sessionGap != null;

@@ -32,6 +32,11 @@ public record LakeLayout(String root) implements Serializable {
     return root + "/ops/stream_progress";
   }
 
+  /** The offline log of a feature view, {@code features.<view>}: every online write, stamped with event time. */
+  public String features(String view) {
+    return root + "/features/" + view;
+  }
+
   /** The checkpoint of a streaming job, unless the user names another. */
   public String checkpoint(String job) {
     return root + "/_checkpoints/" + job;

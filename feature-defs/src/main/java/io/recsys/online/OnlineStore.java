@@ -1,0 +1,219 @@
+package io.recsys.online;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.redisson.Redisson;
+import org.redisson.api.BatchOptions;
+import org.redisson.api.BatchResult;
+import org.redisson.api.RBatch;
+import org.redisson.api.RScript;
+import org.redisson.api.RScriptAsync;
+import org.redisson.api.RedissonClient;
+import org.redisson.client.RedisException;
+import org.redisson.client.codec.ByteArrayCodec;
+import org.redisson.config.Config;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Redis online store in Feast's layout, through Redisson: pipelined writes that never go back in time, and
+ * pipelined reads of many entities. Both run as Lua scripts (loaded once, then called by SHA) because Feast's
+ * keys are binary, which Redisson's object API cannot name, and because the stale-write check must be atomic
+ * with the write.
+ *
+ * <p>Cost: one network round trip per {@code batchSize} rows (writes) or per call (reads); one Lua call per
+ * entity. Thread-safe. On executors, use {@link #shared}: one client per JVM and address, built on first use,
+ * closed at JVM exit, so nothing non-serializable is captured in a Spark closure.
+ */
+public final class OnlineStore implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(OnlineStore.class);
+  private static final Map<String, OnlineStore> SHARED = new ConcurrentHashMap<>();
+  static final String WRITE_SCRIPT = resource("write-if-newer.lua");
+  static final String READ_SCRIPT = resource("read-fields.lua");
+
+  private final String address;
+  private final RedissonClient client;
+  private volatile String writeSha;
+  private volatile String readSha;
+
+  private OnlineStore(String address) {
+    this.address = normalize(address);
+    Config config = new Config();
+    config.setCodec(ByteArrayCodec.INSTANCE);
+    config.setNettyThreads(4);
+    config.useSingleServer().setAddress(this.address).setConnectionMinimumIdleSize(1).setConnectionPoolSize(8)
+        .setTimeout(10_000).setRetryAttempts(3);
+    this.client = Redisson.create(config);
+  }
+
+  /** A new client of its own (close it): {@code host:port}, {@code redis://host:port} or {@code rediss://...}. */
+  public static OnlineStore connect(String address) {
+    return new OnlineStore(address);
+  }
+
+  /** The JVM's client for this address, built on first use and closed when the JVM exits. Do not close it. */
+  public static OnlineStore shared(String address) {
+    return SHARED.computeIfAbsent(normalize(address), a -> {
+      OnlineStore store = new OnlineStore(a);
+      Runtime.getRuntime().addShutdownHook(new Thread(store.client::shutdown, "recsys-online-store-close"));
+      return store;
+    });
+  }
+
+  public String address() {
+    return address;
+  }
+
+  /**
+   * Writes the rows, {@code batchSize} per pipeline, each unless its stored "_ts" is later. Returns how many
+   * were written and how many skipped as stale.
+   */
+  public WriteResult write(Iterable<OnlineRow> rows, long keyTtlMillis, int batchSize) {
+    long written = 0;
+    long stale = 0;
+    List<OnlineRow> pending = new ArrayList<>(batchSize);
+    for (OnlineRow row : rows) {
+      pending.add(row);
+      if (pending.size() >= batchSize) {
+        long w = flush(pending, keyTtlMillis);
+        written += w;
+        stale += pending.size() - w;
+        pending.clear();
+      }
+    }
+    if (!pending.isEmpty()) {
+      long w = flush(pending, keyTtlMillis);
+      written += w;
+      stale += pending.size() - w;
+    }
+    return new WriteResult(written, stale);
+  }
+
+  /** Written and skipped-as-stale row counts of a {@link #write}. */
+  public record WriteResult(long written, long skippedStale) {}
+
+  private long flush(List<OnlineRow> rows, long keyTtlMillis) {
+    byte[] ttl = Long.toString(Math.max(0, keyTtlMillis)).getBytes(StandardCharsets.US_ASCII);
+    for (int attempt = 0; ; attempt++) {
+      String sha = writeSha();
+      RBatch batch = client.createBatch(BatchOptions.defaults());
+      RScriptAsync script = batch.getScript(ByteArrayCodec.INSTANCE);
+      for (OnlineRow r : rows) {
+        Object[] args = new Object[5 + r.fieldsAndValues().length];
+        args[0] = r.timestampField();
+        args[1] = io.recsys.feast.FeastValueCodec.encodeTimestamp(r.eventTime());
+        args[2] = Long.toString(r.eventTime().getEpochSecond()).getBytes(StandardCharsets.US_ASCII);
+        args[3] = Integer.toString(r.eventTime().getNano()).getBytes(StandardCharsets.US_ASCII);
+        args[4] = ttl;
+        System.arraycopy(r.fieldsAndValues(), 0, args, 5, r.fieldsAndValues().length);
+        script.evalShaAsync(RScript.Mode.READ_WRITE, sha, RScript.ReturnType.INTEGER, List.<Object>of(r.key()), args);
+      }
+      try {
+        BatchResult<?> result = batch.execute();
+        long written = 0;
+        for (Object o : result.getResponses()) {
+          if (o instanceof Number n && n.longValue() == 1) {
+            written++;
+          }
+        }
+        return written;
+      } catch (RedisException e) {
+        if (attempt == 0 && String.valueOf(e.getMessage()).contains("NOSCRIPT")) {
+          LOG.info("Redis at {} lost its scripts (restart or SCRIPT FLUSH); loading them again", address);
+          writeSha = null;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Reads {@code fields} of every key in one pipeline. Returns, per key, the stored bytes of each field in order
+   * (null where absent).
+   */
+  public List<List<byte[]>> read(List<byte[]> keys, List<byte[]> fields) {
+    for (int attempt = 0; ; attempt++) {
+      String sha = readSha();
+      RBatch batch = client.createBatch(BatchOptions.defaults());
+      RScriptAsync script = batch.getScript(ByteArrayCodec.INSTANCE);
+      Object[] args = fields.toArray();
+      for (byte[] key : keys) {
+        script.evalShaAsync(RScript.Mode.READ_ONLY, sha, RScript.ReturnType.MULTI, List.<Object>of(key), args);
+      }
+      try {
+        List<?> responses = batch.execute().getResponses();
+        List<List<byte[]>> out = new ArrayList<>(responses.size());
+        for (Object r : responses) {
+          List<byte[]> values = new ArrayList<>(fields.size());
+          for (Object v : (List<?>) r) {
+            values.add((byte[]) v);
+          }
+          while (values.size() < fields.size()) {
+            values.add(null);
+          }
+          out.add(values);
+        }
+        return out;
+      } catch (RedisException e) {
+        if (attempt == 0 && String.valueOf(e.getMessage()).contains("NOSCRIPT")) {
+          readSha = null;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Round-trip check (PING through a script-free command); throws if Redis does not answer. */
+  public void ping() {
+    if (!client.getNodesGroup().pingAll()) {
+      throw new RedisException("Redis at " + address + " did not answer PING");
+    }
+  }
+
+  private String writeSha() {
+    String s = writeSha;
+    if (s == null) {
+      s = client.getScript(ByteArrayCodec.INSTANCE).scriptLoad(WRITE_SCRIPT);
+      writeSha = s;
+    }
+    return s;
+  }
+
+  private String readSha() {
+    String s = readSha;
+    if (s == null) {
+      s = client.getScript(ByteArrayCodec.INSTANCE).scriptLoad(READ_SCRIPT);
+      readSha = s;
+    }
+    return s;
+  }
+
+  static String normalize(String address) {
+    String a = address.trim();
+    return a.startsWith("redis://") || a.startsWith("rediss://") ? a : "redis://" + a;
+  }
+
+  private static String resource(String name) {
+    try (InputStream in = OnlineStore.class.getResourceAsStream("/io/recsys/online/" + name)) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (SHARED.get(address) != this) {
+      client.shutdown();
+    }
+  }
+}
