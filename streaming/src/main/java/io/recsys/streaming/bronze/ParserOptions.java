@@ -21,7 +21,7 @@ public final class ParserOptions {
       + "quarantined, ISO-8601 duration (spark.recsys.parser.maxFutureSkew; default PT1H).")
   String maxFutureSkew;
 
-  ParserConfig resolve(Settings s) {
+  public ParserConfig resolve(Settings s) {
     ParserConfig d = ParserConfig.DEFAULT;
     int maxBytes = s.intValue(maxPayloadBytes, "spark.recsys.parser.maxPayloadBytes", d.maxPayloadBytes());
     if (maxBytes <= 0) {

@@ -21,11 +21,18 @@ public final class ProgressListener extends StreamingQueryListener {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final StreamMetrics metrics;
+  private final String name;
   private final Consumer<StreamingQueryProgress> onProgress;
   private volatile java.util.UUID queryId;
 
   public ProgressListener(StreamMetrics metrics, Consumer<StreamingQueryProgress> onProgress) {
+    this(metrics, metrics.query(), onProgress);
+  }
+
+  /** A listener for one of several queries that share {@code metrics}; {@code name} labels its series. */
+  public ProgressListener(StreamMetrics metrics, String name, Consumer<StreamingQueryProgress> onProgress) {
     this.metrics = metrics;
+    this.name = name;
     this.onProgress = onProgress;
   }
 
@@ -42,10 +49,10 @@ public final class ProgressListener extends StreamingQueryListener {
   @Override
   public void onQueryProgress(QueryProgressEvent event) {
     StreamingQueryProgress p = event.progress();
-    if (queryId != null ? !queryId.equals(p.id()) : !metrics.query().equals(p.name())) {
+    if (queryId != null ? !queryId.equals(p.id()) : !name.equals(p.name())) {
       return;
     }
-    String q = metrics.query();
+    String q = name;
     long behind = offsetsBehind(p);
     Long triggerMs = p.durationMs().get("triggerExecution");
     metrics.batches.labelValues(q).inc();

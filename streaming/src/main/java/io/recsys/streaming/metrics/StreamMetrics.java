@@ -32,6 +32,11 @@ public final class StreamMetrics implements AutoCloseable {
   final Gauge lastProgressSeconds;
   final Counter bronzeEvents;
   final Counter quarantined;
+  final Counter onlineWritten;
+  final Counter onlineStale;
+  final Counter onlineLagSum;
+  final Gauge onlineLagMax;
+  final Counter onlineLateRows;
 
   public StreamMetrics(String query) {
     this.query = query;
@@ -55,6 +60,38 @@ public final class StreamMetrics implements AutoCloseable {
         .help("Valid events appended to bronze.events").register(registry);
     quarantined = Counter.builder().name("recsys_bronze_quarantined_total")
         .help("Records appended to bronze.quarantine, by reason").labelNames("reason").register(registry);
+    onlineWritten = Counter.builder().name("recsys_online_rows_written_total")
+        .help("Feature rows written to the online store, by view").labelNames("view").register(registry);
+    onlineStale = Counter.builder().name("recsys_online_rows_stale_skipped_total")
+        .help("Feature rows not written because Redis held a later _ts, by view").labelNames("view").register(registry);
+    onlineLagSum = Counter.builder().name("recsys_online_freshness_lag_seconds_sum")
+        .help("Sum over written rows of write time minus event time (divide by rows written for the mean)")
+        .labelNames("view").register(registry);
+    onlineLagMax = Gauge.builder().name("recsys_online_freshness_lag_seconds_max")
+        .help("Largest write time minus event time in the last micro-batch, by view").labelNames("view")
+        .register(registry);
+    onlineLateRows = Counter.builder().name("recsys_online_late_rows_dropped_total")
+        .help("(event, window) rows dropped because the window had closed: events later than the watermark, "
+            + "once per window they would have joined").labelNames("view").register(registry);
+  }
+
+  /** One micro-batch of a feature view's writes to the online store. */
+  public void recordOnlineBatch(String view, long written, long stale, double lagSumSeconds, double lagMaxSeconds) {
+    onlineWritten.labelValues(view).inc(written);
+    onlineStale.labelValues(view).inc(stale);
+    onlineLagSum.labelValues(view).inc(lagSumSeconds);
+    if (written > 0) {
+      onlineLagMax.labelValues(view).set(lagMaxSeconds);
+    }
+  }
+
+  /** Rows written to the online store so far for a view (for tests and logs). */
+  public double onlineWrittenTotal(String view) {
+    return onlineWritten.labelValues(view).get();
+  }
+
+  public void recordLateRows(String view, long rows) {
+    onlineLateRows.labelValues(view).inc(rows);
   }
 
   /** Serves the metrics on {@code port} (0: any free port). Returns the port. */

@@ -7,7 +7,6 @@ import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.min;
-import static org.apache.spark.sql.functions.session_window;
 import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.struct;
 import static org.apache.spark.sql.functions.unix_micros;
@@ -44,7 +43,12 @@ import org.apache.spark.sql.types.DataTypes;
  * <p>Windows: a sliding window of length W and slide S puts each event in W/S windows (that many aggregate
  * buffers per entity in the state store); the row of a window is emitted only while the window's last slide
  * holds the entity's latest event, i.e. {@code event_timestamp >= window_end - S}: that window covers the W
- * before the entity's latest event. Session windows use Spark's {@code session_window} with the view's gap.
+ * before the entity's latest event.
+ *
+ * <p>Session views group by the event's {@code session_id} (trackers set it; silver sessionizes events that
+ * lack one with the view's gap), within a UTC day: Spark's {@code session_window} cannot emit updates, only
+ * closed sessions, which would make "the current session" useless online. So a session crossing midnight UTC
+ * restarts its counts there, and events without a session_id are not counted.
  * Cost: one shuffle by (window, entity); state until the watermark passes the window's end.
  */
 public final class FeatureAggregations {
@@ -61,8 +65,11 @@ public final class FeatureAggregations {
     if (!view.filter().isEmpty()) {
       in = in.filter(col("event_type").isin(wireNames(view.filter())));
     }
+    if (view.isSession()) {
+      in = in.filter(col("session_id").isNotNull());
+    }
     Column w = view.isSession()
-        ? session_window(col("event_time"), interval(view.sessionGap()))
+        ? window(col("event_time"), "1 day")
         : view.slide().equals(view.window())
             ? window(col("event_time"), interval(view.window()))
             : window(col("event_time"), interval(view.window()), interval(view.slide()));
@@ -73,13 +80,24 @@ public final class FeatureAggregations {
         aggs.add(buffer(f).as(f.name()));
       }
     }
-    Dataset<Row> grouped = in.groupBy(w.as("w"), key)
+    aggs.add(min(col("event_time")).as("first_event_time"));
+    Column[] groups = view.isSession()
+        ? new Column[] {w.as("w"), key, col("session_id")}
+        : new Column[] {w.as("w"), key};
+    Dataset<Row> grouped = in.groupBy(groups)
         .agg(max(col("event_time")).as(EVENT_TIMESTAMP), aggs.toArray(Column[]::new));
 
     List<Column> out = new ArrayList<>();
     out.add(col(entity.joinKey()));
-    out.add(col("w.start").as(WINDOW_START));
-    out.add(col("w.end").as(WINDOW_END));
+    if (view.isSession()) {
+      // a session runs from its first event until `gap` after its last one
+      out.add(col("first_event_time").as(WINDOW_START));
+      out.add(functions.timestamp_seconds(unix_seconds(col(EVENT_TIMESTAMP)).plus(view.sessionGap().toSeconds()))
+          .as(WINDOW_END));
+    } else {
+      out.add(col("w.start").as(WINDOW_START));
+      out.add(col("w.end").as(WINDOW_END));
+    }
     out.add(col(EVENT_TIMESTAMP));
     for (Feature f : view.features()) {
       out.add(finish(view, f).cast(sparkType(f.valueType())).as(f.name()));

@@ -26,13 +26,13 @@ import org.apache.spark.sql.SparkSession;
 import io.recsys.streaming.common.SupervisedQuery;
 
 /** Shared steps of the ingestion integration tests. */
-final class IngestFixtures {
+public final class IngestFixtures {
 
   private static final AtomicInteger TOPICS = new AtomicInteger();
 
   private IngestFixtures() {}
 
-  static String newTopic(LocalStack stack, int partitions) {
+  public static String newTopic(LocalStack stack, int partitions) {
     String topic = "events-" + TOPICS.incrementAndGet() + "-" + System.nanoTime() % 100_000;
     stack.createTopic(topic, partitions);
     return topic;
@@ -48,7 +48,7 @@ final class IngestFixtures {
     return gen.injectedBadRecords();
   }
 
-  static void produce(LocalStack stack, String topic, Iterator<ProducedRecord> records) {
+  public static void produce(LocalStack stack, String topic, Iterator<ProducedRecord> records) {
     try (EventProducer p = new EventProducer(stack.kafkaBootstrap(), topic, Map.of())) {
       records.forEachRemaining(p::send);
       p.flush();

@@ -30,7 +30,8 @@ class FeatureAggregationsTest {
 
   static final StructType EVENTS = new StructType()
       .add("event_id", DataTypes.StringType).add("event_type", DataTypes.StringType)
-      .add("user_id", DataTypes.StringType).add("item_id", DataTypes.StringType)
+      .add("user_id", DataTypes.StringType).add("session_id", DataTypes.StringType)
+      .add("item_id", DataTypes.StringType)
       .add("category", DataTypes.StringType).add("price", DataTypes.DoubleType)
       .add("event_time", DataTypes.TimestampType);
 
@@ -45,7 +46,11 @@ class FeatureAggregationsTest {
   }
 
   static Row ev(String id, String type, String user, String item, String category, String time) {
-    return RowFactory.create(id, type, user, item, category, null, Timestamp.from(Instant.parse(time)));
+    return ev(id, type, user, item, category, time, "s-" + user);
+  }
+
+  static Row ev(String id, String type, String user, String item, String category, String time, String session) {
+    return RowFactory.create(id, type, user, session, item, category, null, Timestamp.from(Instant.parse(time)));
   }
 
   static Dataset<Row> frame(Row... rows) {
@@ -106,17 +111,20 @@ class FeatureAggregationsTest {
   @Test
   void sessionsAndConversionRatio() {
     Dataset<Row> events = frame(
-        ev("e1", "page_view", "u1", "i1", "c", "2026-03-01T10:00:00Z"),
-        ev("e2", "page_view", "u1", "i1", "c", "2026-03-01T10:20:00Z"),
-        ev("e3", "purchase", "u1", "i1", "c", "2026-03-01T10:25:00Z"),
-        // 31 minutes of silence: a new session
-        ev("e4", "page_view", "u1", "i2", "c", "2026-03-01T10:56:00Z"),
-        ev("e5", "page_view", "u1", "i2", "c", "2026-03-01T10:58:30Z"));
+        ev("e1", "page_view", "u1", "i1", "c", "2026-03-01T10:00:00Z", "s1"),
+        ev("e2", "page_view", "u1", "i1", "c", "2026-03-01T10:20:00Z", "s1"),
+        ev("e3", "purchase", "u1", "i1", "c", "2026-03-01T10:25:00Z", "s1"),
+        // the tracker started a new session
+        ev("e4", "page_view", "u1", "i2", "c", "2026-03-01T10:56:00Z", "s2"),
+        ev("e5", "page_view", "u1", "i2", "c", "2026-03-01T10:58:30Z", "s2"),
+        ev("e6", "page_view", "u1", "i2", "c", "2026-03-01T10:59:00Z", null));
     Dataset<Row> sessions = compute("user_session", events);
     assertThat(sessions.count()).isEqualTo(2);
     Row current = latest(sessions, "user_id", "u1");
     assertThat(current.getLong(current.fieldIndex("session_events"))).isEqualTo(2);
     assertThat(current.getLong(current.fieldIndex("session_duration_seconds"))).isEqualTo(150);
+    assertThat(current.getTimestamp(current.fieldIndex("window_end")))
+        .isEqualTo(Timestamp.from(Instant.parse("2026-03-01T11:28:30Z")));
 
     Dataset<Row> pop = compute("item_popularity", events);
     Row i1 = latest(pop, "item_id", "i1");
@@ -125,6 +133,7 @@ class FeatureAggregationsTest {
     assertThat(i1.getDouble(i1.fieldIndex("conversion_24h"))).isEqualTo(0.5);
     Row i2 = latest(pop, "item_id", "i2");
     assertThat(i2.getDouble(i2.fieldIndex("conversion_24h"))).isZero();
+    assertThat(i2.getLong(i2.fieldIndex("views_24h"))).isEqualTo(3);
   }
 
   @Test

@@ -1,0 +1,274 @@
+package io.recsys.streaming.online;
+
+import static org.apache.spark.sql.functions.col;
+
+import io.recsys.features.FeatureDefinitionException;
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.FeatureView;
+import io.recsys.lake.LakeLayout;
+import io.recsys.online.OnlineStore;
+import io.recsys.streaming.bronze.BronzeParse;
+import io.recsys.streaming.bronze.BronzeSchema;
+import io.recsys.streaming.bronze.ParserOptions;
+import io.recsys.streaming.common.JobRunner;
+import io.recsys.streaming.common.KafkaAccess;
+import io.recsys.streaming.common.LakeAccess;
+import io.recsys.streaming.common.LakeOptions;
+import io.recsys.streaming.common.Settings;
+import io.recsys.streaming.common.SparkSessions;
+import io.recsys.streaming.common.SupervisedQuery;
+import io.recsys.streaming.common.TriggerSpec;
+import io.recsys.streaming.common.UserError;
+import io.recsys.streaming.metrics.ProgressListener;
+import io.recsys.streaming.metrics.StreamMetrics;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.OutputMode;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Kafka → the same {@link io.recsys.contract.EventParser} as bronze → one event-time aggregation per feature
+ * view of the definitions file ({@link FeatureAggregations}, watermark on event_time, RocksDB state) → Redis in
+ * Feast's layout (from the executors, stale-write protected) and the Delta offline log {@code features.<view>}.
+ *
+ * <pre>
+ * spark-submit --class io.recsys.streaming.online.OnlineFeaturesJob recsys-app.jar \
+ *     --lake s3a://bucket/lake --bootstrap broker:9092 --redis redis:6379 --trigger 10s
+ * </pre>
+ *
+ * Cost: one streaming query per view, each reading the topic (Kafka serves the same bytes to each); state per
+ * view is about (window / slide) aggregate buffers per active entity, dropped once the watermark passes the
+ * window's end. Invalid records are skipped here (bronze ingestion quarantines them).
+ */
+@Command(name = "online-features", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Compute the streaming feature views of features.yaml from Kafka into Redis (Feast layout) "
+        + "and the Delta offline log.")
+public final class OnlineFeaturesJob implements Callable<Integer> {
+
+  private static final Logger LOG = LoggerFactory.getLogger(OnlineFeaturesJob.class);
+  private static final Pattern LATENESS = Pattern.compile("(\\d+)\\s*(s|m|h)");
+
+  @Mixin LakeOptions lakeOptions = new LakeOptions();
+  @Mixin ParserOptions parserOptions = new ParserOptions();
+
+  @Option(names = "--bootstrap", description = "Kafka bootstrap servers (spark.recsys.kafka.bootstrap).")
+  String bootstrap;
+  @Option(names = "--topic", description = "Topic to read (spark.recsys.kafka.topic; default events).")
+  String topic;
+  @Option(names = "--redis", description = "Online store, host:port or redis://host:port (spark.recsys.redis).")
+  String redis;
+  @Option(names = "--features", description = "Definitions file (spark.recsys.features; default: the "
+      + "features.yaml packaged in the jar).")
+  String features;
+  @Option(names = "--views", split = ",", description = "Views to compute, comma-separated "
+      + "(spark.recsys.online.views; default all).")
+  List<String> views;
+  @Option(names = "--checkpoint", description = "Checkpoint root; each view uses <root>/<view> "
+      + "(spark.recsys.online.checkpoint; default <lake>/_checkpoints/online-features).")
+  String checkpoint;
+  @Option(names = "--trigger", description = "available-now, or an interval such as 10s "
+      + "(spark.recsys.online.trigger; default 10s).")
+  String trigger;
+  @Option(names = "--max-offsets-per-trigger", description = "Records per micro-batch at most, 0 for no limit "
+      + "(spark.recsys.online.maxOffsetsPerTrigger; default 0).")
+  Long maxOffsetsPerTrigger;
+  @Option(names = "--starting-offsets", description = "earliest or latest, for a new checkpoint only "
+      + "(spark.recsys.online.startingOffsets; default earliest).")
+  String startingOffsets;
+  @Option(names = "--allowed-lateness", description = "How late (behind the latest event time seen) an event "
+      + "may arrive and still count, e.g. 10m (spark.recsys.online.allowedLateness; default 10m).")
+  String allowedLateness;
+  @Option(names = "--redis-batch", description = "Rows per Redis pipeline (spark.recsys.online.redisBatch; "
+      + "default 500).")
+  Integer redisBatch;
+  @Option(names = "--metrics-port", description = "Prometheus endpoint port, 0 any, -1 off "
+      + "(spark.recsys.online.metricsPort; default 9465).")
+  Integer metricsPort;
+  @Option(names = "--kafka-option", description = "Extra Kafka consumer setting key=value, repeatable.")
+  Map<String, String> kafkaOptions = new LinkedHashMap<>();
+
+  public static void main(String[] args) {
+    JobRunner.main(new OnlineFeaturesJob(), args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    OnlineFeaturesConfig config = resolve(Settings.fromEnvironment());
+    KafkaAccess.checkTopic(config.bootstrap(), config.topic(), config.kafkaOptions());
+    checkRedis(config.redis());
+    SparkSession spark = SparkSessions.create("recsys online-features", LakeAccess.s3aSettings(config.s3Endpoint()));
+    LakeAccess.check(spark, config.lake().root());
+    try (StreamMetrics metrics = new StreamMetrics("online-features")) {
+      if (config.metricsPort() >= 0) {
+        metrics.serve(config.metricsPort());
+      }
+      List<SupervisedQuery> queries = run(spark, config, metrics);
+      LOG.info("online-features running: {} views, {} topic {} -> {} and {}", queries.size(), config.bootstrap(),
+          config.topic(), config.redis(), config.lake().root());
+      for (SupervisedQuery q : queries) {
+        q.awaitTermination();
+      }
+      return 0;
+    } catch (org.apache.spark.sql.streaming.StreamingQueryException e) {
+      throw UserError.of("An online-features query stopped: " + e.message(),
+          "Fix the cause and run the job again; it resumes from " + config.checkpointRoot(), e);
+    }
+  }
+
+  /** Starts one supervised query per view on an existing session; tests and the demo call this. */
+  public static List<SupervisedQuery> run(SparkSession spark, OnlineFeaturesConfig config, StreamMetrics metrics)
+      throws TimeoutException {
+    // RocksDB keeps window state off the JVM heap; it must be chosen before a checkpoint is first written.
+    if (!spark.conf().contains("spark.sql.streaming.stateStore.providerClass")) {
+      spark.conf().set("spark.sql.streaming.stateStore.providerClass",
+          "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider");
+    }
+    TopK.register(spark);
+    List<SupervisedQuery> out = new ArrayList<>();
+    for (FeatureView view : config.views()) {
+      String name = OnlineFeaturesConfig.queryName(view);
+      ProgressListener listener = new ProgressListener(metrics, name, p -> {
+        long late = 0;
+        for (var op : p.stateOperators()) {
+          late += op.numRowsDroppedByWatermark();
+        }
+        if (late > 0) {
+          metrics.recordLateRows(view.name(), late);
+        }
+      });
+      spark.streams().addListener(listener);
+      SupervisedQuery q = SupervisedQuery.start(name, () -> start(spark, config, view, metrics),
+          () -> spark.streams().removeListener(listener));
+      listener.follow(q.query().id());
+      out.add(q);
+    }
+    return out;
+  }
+
+  static StreamingQuery start(SparkSession spark, OnlineFeaturesConfig config, FeatureView view,
+      StreamMetrics metrics) throws TimeoutException {
+    var reader = spark.readStream().format("kafka")
+        .option("kafka.bootstrap.servers", config.bootstrap())
+        .option("subscribe", config.topic())
+        .option("startingOffsets", config.startingOffsets())
+        .option("includeHeaders", "false");
+    if (config.maxOffsetsPerTrigger() > 0) {
+      reader = reader.option("maxOffsetsPerTrigger", String.valueOf(config.maxOffsetsPerTrigger()));
+    }
+    for (Map.Entry<String, String> e : config.kafkaOptions().entrySet()) {
+      reader = reader.option("kafka." + e.getKey(), e.getValue());
+    }
+    Dataset<Row> events = events(reader.load(), config)
+        .withWatermark("event_time", config.allowedLateness().toSeconds() + " seconds");
+    Dataset<Row> rows = FeatureAggregations.compute(events, view, config.definitions().entities().get(view.entity()));
+    OnlineWrite write = new OnlineWrite(config.redis(), config.definitions().project(),
+        config.definitions().entities().get(view.entity()), view, config.redisBatch());
+    return rows.writeStream()
+        .queryName(OnlineFeaturesConfig.queryName(view))
+        .outputMode(OutputMode.Update())
+        .option("checkpointLocation", config.checkpoint(view))
+        .trigger(config.trigger().toTrigger())
+        .foreachBatch(new OnlineBatchWriter(config.lake(), write, metrics))
+        .start();
+  }
+
+  /** Valid events of contract v1 from Kafka rows, in bronze.events' columns (the parser is bronze's). */
+  static Dataset<Row> events(Dataset<Row> kafkaRows, OnlineFeaturesConfig config) {
+    Column[] cols = BronzeSchema.EVENT_COLUMNS.stream().map(c -> col(c)).toArray(Column[]::new);
+    return BronzeParse.parse(kafkaRows, config.parser(), System.currentTimeMillis())
+        .filter(col(BronzeSchema.VALID)).select(cols);
+  }
+
+  static void checkRedis(String address) {
+    try (OnlineStore store = OnlineStore.connect(address)) {
+      store.ping();
+    } catch (RuntimeException e) {
+      throw UserError.of("Cannot reach Redis at " + address + ": " + e.getMessage(),
+          "Start it (./run stack up prints the local one) or pass --redis host:port", e);
+    }
+  }
+
+  OnlineFeaturesConfig resolve(Settings s) {
+    LakeLayout layout = lakeOptions.layout(s);
+    String servers = s.string(bootstrap, "spark.recsys.kafka.bootstrap", null);
+    if (servers == null || servers.isBlank()) {
+      throw UserError.of("No Kafka given", "Pass --bootstrap host:port (./run stack status prints the local one)");
+    }
+    String redisAddress = s.string(redis, "spark.recsys.redis", null);
+    if (redisAddress == null || redisAddress.isBlank()) {
+      throw UserError.of("No Redis given", "Pass --redis host:port (./run stack status prints the local one)");
+    }
+    String file = s.string(features, "spark.recsys.features", null);
+    FeatureDefinitions defs;
+    try {
+      defs = file == null ? FeatureDefinitions.load() : FeatureDefinitions.load(Path.of(file));
+    } catch (FeatureDefinitionException e) {
+      throw UserError.of(e.getMessage(), "Fix the definitions file and run again", e);
+    }
+    List<FeatureView> selected = new ArrayList<>();
+    String viewList = s.string(views == null ? null : String.join(",", views), "spark.recsys.online.views", null);
+    if (viewList == null || viewList.isBlank()) {
+      selected.addAll(defs.views().values());
+    } else {
+      for (String v : viewList.split(",")) {
+        FeatureView view = defs.view(v.trim());
+        if (view == null) {
+          throw UserError.badArgument("--views", v, "views of the definitions file: " + defs.views().keySet());
+        }
+        selected.add(view);
+      }
+    }
+    String starting = s.string(startingOffsets, "spark.recsys.online.startingOffsets", "earliest");
+    if (!starting.equals("earliest") && !starting.equals("latest")) {
+      throw UserError.badArgument("--starting-offsets", starting, "earliest or latest");
+    }
+    long maxOffsets = s.longValue(maxOffsetsPerTrigger, "spark.recsys.online.maxOffsetsPerTrigger", 0);
+    if (maxOffsets < 0) {
+      throw UserError.badArgument("--max-offsets-per-trigger", String.valueOf(maxOffsets), "0 or more");
+    }
+    int batch = s.intValue(redisBatch, "spark.recsys.online.redisBatch", 500);
+    if (batch < 1) {
+      throw UserError.badArgument("--redis-batch", String.valueOf(batch), "1 or more");
+    }
+    int port = s.intValue(metricsPort, "spark.recsys.online.metricsPort", 9465);
+    if (port < -1 || port > 65535) {
+      throw UserError.badArgument("--metrics-port", String.valueOf(port), "-1, 0 or a port number");
+    }
+    return new OnlineFeaturesConfig(layout, servers, s.string(topic, "spark.recsys.kafka.topic", "events"),
+        redisAddress, defs, selected,
+        s.string(checkpoint, "spark.recsys.online.checkpoint", layout.checkpoint("online-features")),
+        TriggerSpec.parse(s.string(trigger, "spark.recsys.online.trigger", "10s")), maxOffsets, starting,
+        lateness(s.string(allowedLateness, "spark.recsys.online.allowedLateness", "10m")), batch,
+        parserOptions.resolve(s), port, lakeOptions.s3Endpoint(s), kafkaOptions);
+  }
+
+  static Duration lateness(String text) {
+    Matcher m = LATENESS.matcher(text.trim());
+    if (!m.matches()) {
+      throw UserError.badArgument("--allowed-lateness", text, "a duration such as 30s, 10m or 1h");
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      default -> Duration.ofHours(n);
+    };
+  }
+}

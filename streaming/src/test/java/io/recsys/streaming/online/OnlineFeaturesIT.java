@@ -1,0 +1,204 @@
+package io.recsys.streaming.online;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.recsys.features.Entity;
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.FeatureView;
+import io.recsys.infra.stack.LocalStack;
+import io.recsys.infra.stack.LocalStackExtension;
+import io.recsys.online.OnlineRow;
+import io.recsys.streaming.SparkTestSession;
+import io.recsys.streaming.bronze.IngestFixtures;
+import io.recsys.streaming.common.SupervisedQuery;
+import io.recsys.streaming.common.TriggerSpec;
+import io.recsys.streaming.metrics.StreamMetrics;
+import io.recsys.streaming.producer.SyntheticClickstream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.redisson.Redisson;
+import org.redisson.api.RScript;
+import org.redisson.api.RedissonClient;
+import org.redisson.client.codec.ByteArrayCodec;
+import org.redisson.config.Config;
+
+/**
+ * The online-features job on the real stack (Kafka KRaft, redis-server, Delta on disk): after a replay, every
+ * entity's hash in Redis holds exactly the bytes a batch recomputation of the same events encodes, and running
+ * the last micro-batch again leaves Redis byte for byte as it was.
+ */
+@ExtendWith(LocalStackExtension.class)
+class OnlineFeaturesIT {
+
+  static SparkSession spark;
+  static FeatureDefinitions defs;
+
+  @BeforeAll
+  static void start() {
+    spark = SparkTestSession.get();
+    defs = FeatureDefinitions.load();
+  }
+
+  @Test
+  void redisEqualsABatchRecomputationAndAReplayedBatchChangesNothing(LocalStack stack, @TempDir Path dir)
+      throws Exception {
+    String topic = IngestFixtures.newTopic(stack, 2);
+    IngestFixtures.produce(stack, topic, new SyntheticClickstream(SyntheticClickstream.Config.defaults(6_000)
+        .withSeed(5).withBadRatio(0.02).withDisorder(0.02, 0.05)
+        .withTime(Instant.now().minusSeconds(60), Duration.ofHours(3))));
+    List<FeatureView> views = List.of(defs.view("user_activity_1h"), defs.view("user_interests_1h"),
+        defs.view("user_recent_items"), defs.view("user_session"), defs.view("item_popularity"));
+    // lateness above the replay's disorder, so the stream and the batch see the same events
+    OnlineFeaturesConfig config = OnlineFeaturesConfig.defaults(dir.resolve("lake").toUri().toString(),
+            stack.kafkaBootstrap(), stack.redisUri())
+        .withViews(views).withAllowedLateness(Duration.ofDays(2))
+        .withTrigger(TriggerSpec.parse("available-now"));
+    config = new OnlineFeaturesConfig(config.lake(), config.bootstrap(), topic, config.redis(), config.definitions(),
+        config.views(), config.checkpointRoot(), config.trigger(), 1_500, "earliest", config.allowedLateness(),
+        97, config.parser(), -1, null, Map.of());
+    StreamMetrics metrics = new StreamMetrics("online-features-it");
+    List<SupervisedQuery> queries = runAll(config, metrics);
+
+    try (RedisProbe redis = new RedisProbe(stack.redisUri())) {
+      Map<String, Map<String, String>> expected = recompute(stack, topic, views);
+      Map<String, Map<String, String>> actual = redis.hashes();
+      assertThat(expected).hasSizeGreaterThan(100);
+      assertThat(actual).isEqualTo(expected);
+
+      // offline log: every micro-batch's rows, once
+      long logged = spark.read().format("delta").load(config.lake().features("user_activity_1h")).count();
+      assertThat(logged).isPositive();
+
+      // run the last micro-batch with data of one view again: drop its commit (and those of the empty batches
+      // after it), so Spark re-executes it from the checkpoint's offsets and state, as after a crash
+      long lastDataBatch = -1;
+      for (var p : queries.get(0).query().recentProgress()) {
+        if (p.numInputRows() > 0) {
+          lastDataBatch = Math.max(lastDataBatch, p.batchId());
+        }
+      }
+      assertThat(lastDataBatch).isPositive();
+      Path checkpoint = Path.of(java.net.URI.create(config.checkpoint(defs.view("user_activity_1h"))));
+      dropBatches(checkpoint.resolve("commits"), lastDataBatch);
+      dropBatches(checkpoint.resolve("offsets"), lastDataBatch + 1);
+      long writtenBefore = (long) metrics.onlineWrittenTotal("user_activity_1h");
+      runAll(config.withViews(List.of(defs.view("user_activity_1h"))), metrics);
+      assertThat((long) metrics.onlineWrittenTotal("user_activity_1h")).as("the batch was run again")
+          .isGreaterThan(writtenBefore);
+      assertThat(redis.hashes()).isEqualTo(actual);
+      assertThat(spark.read().format("delta").load(config.lake().features("user_activity_1h")).count())
+          .isEqualTo(logged);
+    }
+  }
+
+  /** Deletes the checkpoint log entries (and their .crc files) of batch {@code from} and later. */
+  private static void dropBatches(Path log, long from) throws Exception {
+    try (Stream<Path> files = Files.list(log)) {
+      for (Path f : files.toList()) {
+        String n = f.getFileName().toString().replaceAll("^\\.|\\.crc$", "");
+        if (n.matches("\\d+") && Long.parseLong(n) >= from) {
+          Files.delete(f);
+        }
+      }
+    }
+  }
+
+  private static List<SupervisedQuery> runAll(OnlineFeaturesConfig config, StreamMetrics metrics) throws Exception {
+    List<SupervisedQuery> queries = OnlineFeaturesJob.run(spark, config, metrics);
+    for (SupervisedQuery q : queries) {
+      q.awaitTermination();
+    }
+    return queries;
+  }
+
+  /** Every entity hash a batch recomputation of the topic's events gives, encoded with our codec. */
+  private static Map<String, Map<String, String>> recompute(LocalStack stack, String topic, List<FeatureView> views) {
+    HexFormat hex = HexFormat.of();
+    Dataset<Row> kafka = spark.read().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
+        .option("subscribe", topic).option("startingOffsets", "earliest").load();
+    OnlineFeaturesConfig parse = OnlineFeaturesConfig.defaults("file:/unused", "unused", "unused");
+    Dataset<Row> events = OnlineFeaturesJob.events(kafka, parse).cache();
+    TopK.register(spark);
+    Map<String, Map<String, String>> out = new TreeMap<>();
+    for (FeatureView view : views) {
+      Entity entity = defs.entities().get(view.entity());
+      Map<String, Row> latest = new TreeMap<>();
+      for (Row r : FeatureAggregations.compute(events, view, entity).collectAsList()) {
+        String key = r.getAs(entity.joinKey());
+        Row seen = latest.get(key);
+        if (seen == null || ((Timestamp) r.getAs("event_timestamp")).after(seen.getAs("event_timestamp"))) {
+          latest.put(key, r);
+        }
+      }
+      for (Map.Entry<String, Row> e : latest.entrySet()) {
+        Row r = e.getValue();
+        List<Object> values = new ArrayList<>();
+        view.features().forEach(f -> {
+          Object v = r.getAs(f.name());
+          values.add(v instanceof scala.collection.Seq<?> s ? scala.jdk.javaapi.CollectionConverters.asJava(s) : v);
+        });
+        OnlineRow row = OnlineRow.encode(defs.project(), entity, view, e.getKey(),
+            ((Timestamp) r.getAs("event_timestamp")).toInstant(), values);
+        Map<String, String> hash = out.computeIfAbsent(hex.formatHex(row.key()), k -> new TreeMap<>());
+        hash.put(hex.formatHex(row.timestampField()),
+            hex.formatHex(io.recsys.feast.FeastValueCodec.encodeTimestamp(row.eventTime())));
+        for (int i = 0; i < row.fieldsAndValues().length; i += 2) {
+          hash.put(hex.formatHex(row.fieldsAndValues()[i]), hex.formatHex(row.fieldsAndValues()[i + 1]));
+        }
+      }
+    }
+    events.unpersist();
+    return out;
+  }
+
+  /** Reads every hash of a Redis database, as hex, for byte-for-byte comparisons. */
+  static final class RedisProbe implements AutoCloseable {
+    private final RedissonClient client;
+
+    RedisProbe(String uri) {
+      Config c = new Config();
+      c.setCodec(ByteArrayCodec.INSTANCE);
+      c.useSingleServer().setAddress(uri);
+      client = Redisson.create(c);
+    }
+
+    Map<String, Map<String, String>> hashes() {
+      HexFormat hex = HexFormat.of();
+      List<Object> flat = client.getScript(ByteArrayCodec.INSTANCE).eval(RScript.Mode.READ_ONLY,
+          "local out = {} for _, k in ipairs(redis.call('KEYS', '*')) do "
+              + "table.insert(out, k) table.insert(out, redis.call('HGETALL', k)) end return out",
+          RScript.ReturnType.MULTI);
+      Map<String, Map<String, String>> out = new TreeMap<>();
+      for (int i = 0; i < flat.size(); i += 2) {
+        Map<String, String> fields = new TreeMap<>();
+        List<?> kv = (List<?>) flat.get(i + 1);
+        for (int j = 0; j < kv.size(); j += 2) {
+          fields.put(hex.formatHex((byte[]) kv.get(j)), hex.formatHex((byte[]) kv.get(j + 1)));
+        }
+        out.put(hex.formatHex((byte[]) flat.get(i)), fields);
+      }
+      return out;
+    }
+
+    @Override
+    public void close() {
+      client.shutdown();
+    }
+  }
+}
