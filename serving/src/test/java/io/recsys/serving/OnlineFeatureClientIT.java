@@ -1,0 +1,96 @@
+package io.recsys.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.FeatureView;
+import io.recsys.infra.stack.LocalStack;
+import io.recsys.infra.stack.LocalStackExtension;
+import io.recsys.online.OnlineRow;
+import io.recsys.online.OnlineStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The serving client against a real redis-server: rows written by the same writer the Spark jobs use are read
+ * back typed, with PRESENT / NOT_FOUND / OUTSIDE_MAX_AGE, and the writer never goes back in time.
+ */
+@ExtendWith(LocalStackExtension.class)
+class OnlineFeatureClientIT {
+
+  static final FeatureDefinitions DEFS = FeatureDefinitions.load();
+  static final Instant NOW = Instant.parse("2026-05-01T12:00:00Z");
+
+  static OnlineRow row(String view, String user, Instant t, List<?> values) {
+    FeatureView v = DEFS.view(view);
+    return OnlineRow.encode(DEFS.project(), DEFS.entities().get(v.entity()), v, user, t, values);
+  }
+
+  @Test
+  void readsManyEntitiesAndFeaturesInOneCallWithAStatusEach(LocalStack stack) {
+    String u1 = "it-u1-" + System.nanoTime();
+    String u2 = "it-u2-" + System.nanoTime();
+    try (OnlineStore store = OnlineStore.connect(stack.redisUri());
+        OnlineFeatureClient client = new OnlineFeatureClient(store, DEFS, Clock.fixed(NOW, ZoneOffset.UTC))) {
+      store.write(List.of(
+          row("user_activity_1h", u1, NOW.minusSeconds(60), List.of(3L, 2L, 1L, 0L)),
+          row("user_recent_items", u1, NOW.minusSeconds(30), List.of(List.of("i9", "i4"))),
+          // 7 hours old: the view's TTL is 6h
+          row("user_activity_1h", u2, NOW.minus(Duration.ofHours(7)), List.of(1L, 0L, 0L, 0L))),
+          Duration.ofDays(2).toMillis(), 100);
+
+      List<String> refs = List.of("user_activity_1h:views", "user_activity_1h:purchases",
+          "user_recent_items:last_viewed_items");
+      List<Map<String, OnlineFeatureClient.FeatureValue>> got = client.get(List.of(u1, u2, "nobody"), refs);
+
+      assertThat(got.get(0).get("user_activity_1h:views").value()).isEqualTo(3L);
+      assertThat(got.get(0).get("user_activity_1h:views").status()).isEqualTo(OnlineFeatureClient.Status.PRESENT);
+      assertThat(got.get(0).get("user_activity_1h:purchases").value()).isEqualTo(0L);
+      assertThat(got.get(0).get("user_recent_items:last_viewed_items").value()).isEqualTo(List.of("i9", "i4"));
+      assertThat(got.get(0).get("user_activity_1h:views").eventTime()).isEqualTo(NOW.minusSeconds(60));
+      assertThat(got.get(1).get("user_activity_1h:views").status())
+          .isEqualTo(OnlineFeatureClient.Status.OUTSIDE_MAX_AGE);
+      assertThat(got.get(1).get("user_recent_items:last_viewed_items").status())
+          .isEqualTo(OnlineFeatureClient.Status.NOT_FOUND);
+      assertThat(got.get(2).values()).allMatch(v -> v.status() == OnlineFeatureClient.Status.NOT_FOUND);
+    }
+  }
+
+  @Test
+  void anOlderRowNeverOverwritesANewerOneAndAnEqualOneIsRewritten(LocalStack stack) {
+    String u = "it-stale-" + System.nanoTime();
+    try (OnlineStore store = OnlineStore.connect(stack.redisUri());
+        OnlineFeatureClient client = new OnlineFeatureClient(store, DEFS, Clock.fixed(NOW, ZoneOffset.UTC))) {
+      long ttl = Duration.ofHours(1).toMillis();
+      assertThat(store.write(List.of(row("user_activity_1h", u, NOW, List.of(5L, 0L, 0L, 0L))), ttl, 10).written())
+          .isEqualTo(1);
+      OnlineStore.WriteResult older = store.write(
+          List.of(row("user_activity_1h", u, NOW.minusSeconds(1), List.of(1L, 0L, 0L, 0L))), ttl, 10);
+      assertThat(older.skippedStale()).isEqualTo(1);
+      assertThat(client.get(List.of(u), List.of("user_activity_1h:views")).get(0)
+          .get("user_activity_1h:views").value()).isEqualTo(5L);
+      // the same event time again (a window updated by a late event, or a replay): written
+      assertThat(store.write(List.of(row("user_activity_1h", u, NOW, List.of(6L, 0L, 0L, 0L))), ttl, 10).written())
+          .isEqualTo(1);
+      assertThat(client.get(List.of(u), List.of("user_activity_1h:views")).get(0)
+          .get("user_activity_1h:views").value()).isEqualTo(6L);
+    }
+  }
+
+  @Test
+  void rejectsUnknownReferencesWithTheFix(LocalStack stack) {
+    try (OnlineFeatureClient client = new OnlineFeatureClient(stack.redisUri(), DEFS)) {
+      assertThatThrownBy(() -> client.get(List.of("u"), List.of("user_activity_1h:nope")))
+          .hasMessageContaining("has no feature 'nope'").hasMessageContaining("views");
+      assertThatThrownBy(() -> client.get(List.of("u"), List.of("user_activity_1h:views", "item_views_1h:views_1h")))
+          .hasMessageContaining("mix entities");
+    }
+  }
+}
