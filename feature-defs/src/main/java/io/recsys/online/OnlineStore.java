@@ -156,9 +156,6 @@ public final class OnlineStore implements AutoCloseable {
           for (Object v : (List<?>) r) {
             values.add((byte[]) v);
           }
-          while (values.size() < fields.size()) {
-            values.add(null);
-          }
           out.add(values);
         }
         return out;

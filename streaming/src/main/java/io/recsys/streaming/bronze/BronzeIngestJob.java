@@ -122,18 +122,9 @@ public final class BronzeIngestJob implements Callable<Integer> {
    */
   static StreamingQuery start(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics)
       throws TimeoutException {
-    var reader = spark.readStream().format("kafka")
-        .option("kafka.bootstrap.servers", config.bootstrap())
-        .option("subscribe", config.topic())
-        .option("startingOffsets", config.startingOffsets())
-        .option("failOnDataLoss", String.valueOf(config.failOnDataLoss()))
-        .option("includeHeaders", "false");
-    if (config.maxOffsetsPerTrigger() > 0) {
-      reader = reader.option("maxOffsetsPerTrigger", String.valueOf(config.maxOffsetsPerTrigger()));
-    }
-    for (Map.Entry<String, String> e : config.kafkaOptions().entrySet()) {
-      reader = reader.option("kafka." + e.getKey(), e.getValue());
-    }
+    var reader = KafkaAccess.readStream(spark, config.bootstrap(), config.topic(), config.startingOffsets(),
+            config.maxOffsetsPerTrigger(), config.kafkaOptions())
+        .option("failOnDataLoss", String.valueOf(config.failOnDataLoss()));
     Dataset<Row> kafka = reader.load();
     return kafka.writeStream()
         .queryName(config.queryName())

@@ -1,5 +1,8 @@
 package io.recsys.streaming.common;
 
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.DataStreamReader;
+
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,10 +14,33 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
-/** Fails fast, with a fix, when Kafka cannot be reached or the topic does not exist. */
+/**
+ * The Kafka side of the streaming jobs: the source they read ({@link #readStream}), and a check that fails fast,
+ * with a fix, when Kafka cannot be reached or the topic does not exist.
+ */
 public final class KafkaAccess {
 
   private KafkaAccess() {}
+
+  /**
+   * Spark's Kafka source on {@code topic}: starting offsets (for a new checkpoint), a per-batch cap (0: none) and
+   * extra consumer settings (given without the {@code kafka.} prefix). Headers are not read.
+   */
+  public static DataStreamReader readStream(SparkSession spark, String bootstrap, String topic,
+      String startingOffsets, long maxOffsetsPerTrigger, Map<String, String> kafkaOptions) {
+    DataStreamReader reader = spark.readStream().format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", startingOffsets)
+        .option("includeHeaders", "false");
+    if (maxOffsetsPerTrigger > 0) {
+      reader = reader.option("maxOffsetsPerTrigger", String.valueOf(maxOffsetsPerTrigger));
+    }
+    for (Map.Entry<String, String> e : kafkaOptions.entrySet()) {
+      reader = reader.option("kafka." + e.getKey(), e.getValue());
+    }
+    return reader;
+  }
 
   /** Returns the topic's partition count. */
   public static int checkTopic(String bootstrap, String topic, Map<String, String> kafkaOptions) {

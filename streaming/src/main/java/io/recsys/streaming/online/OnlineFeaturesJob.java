@@ -164,17 +164,8 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
 
   static StreamingQuery start(SparkSession spark, OnlineFeaturesConfig config, FeatureView view,
       StreamMetrics metrics) throws TimeoutException {
-    var reader = spark.readStream().format("kafka")
-        .option("kafka.bootstrap.servers", config.bootstrap())
-        .option("subscribe", config.topic())
-        .option("startingOffsets", config.startingOffsets())
-        .option("includeHeaders", "false");
-    if (config.maxOffsetsPerTrigger() > 0) {
-      reader = reader.option("maxOffsetsPerTrigger", String.valueOf(config.maxOffsetsPerTrigger()));
-    }
-    for (Map.Entry<String, String> e : config.kafkaOptions().entrySet()) {
-      reader = reader.option("kafka." + e.getKey(), e.getValue());
-    }
+    var reader = KafkaAccess.readStream(spark, config.bootstrap(), config.topic(), config.startingOffsets(),
+        config.maxOffsetsPerTrigger(), config.kafkaOptions());
     Dataset<Row> events = events(reader.load(), config)
         .withWatermark("event_time", config.allowedLateness().toSeconds() + " seconds");
     Dataset<Row> rows = FeatureAggregations.compute(events, view, config.definitions().entities().get(view.entity()));

@@ -52,6 +52,16 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     return new Stats(n, written, stale, lagSum / 1000.0, lagMax / 1000.0);
   }
 
+  /** The features' values of a {@link FeatureAggregations} row, as Java objects (Scala arrays as Lists). */
+  public static List<Object> values(Row r, List<Feature> features) {
+    List<Object> values = new ArrayList<>(features.size());
+    for (Feature f : features) {
+      Object v = r.getAs(f.name());
+      values.add(v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : v);
+    }
+    return values;
+  }
+
   static final class WritePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
     private final OnlineWrite w;
@@ -78,14 +88,8 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       while (input.hasNext()) {
         Row r = input.next();
         Instant t = ((Timestamp) r.getAs(FeatureAggregations.EVENT_TIMESTAMP)).toInstant();
-        List<Object> values = new ArrayList<>(features.size());
-        for (Feature f : features) {
-          Object v = r.getAs(f.name());
-          values.add(v instanceof scala.collection.Seq<?> seq
-              ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : v);
-        }
         batch.add(OnlineRow.encode(w.project(), w.entity(), w.view(), r.getAs(w.entity().joinKey()).toString(), t,
-            values));
+            values(r, features)));
         times.add(t);
         rows++;
         if (batch.size() >= w.batchSize() || !input.hasNext()) {

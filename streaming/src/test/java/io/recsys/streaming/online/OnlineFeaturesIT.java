@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -148,13 +147,8 @@ class OnlineFeaturesIT {
       }
       for (Map.Entry<String, Row> e : latest.entrySet()) {
         Row r = e.getValue();
-        List<Object> values = new ArrayList<>();
-        view.features().forEach(f -> {
-          Object v = r.getAs(f.name());
-          values.add(v instanceof scala.collection.Seq<?> s ? scala.jdk.javaapi.CollectionConverters.asJava(s) : v);
-        });
         OnlineRow row = OnlineRow.encode(defs.project(), entity, view, e.getKey(),
-            ((Timestamp) r.getAs("event_timestamp")).toInstant(), values);
+            ((Timestamp) r.getAs("event_timestamp")).toInstant(), OnlineWrite.values(r, view.features()));
         Map<String, String> hash = out.computeIfAbsent(hex.formatHex(row.key()), k -> new TreeMap<>());
         hash.put(hex.formatHex(row.timestampField()),
             hex.formatHex(io.recsys.feast.FeastValueCodec.encodeTimestamp(row.eventTime())));
