@@ -1,5 +1,6 @@
 package io.recsys.serving;
 
+import feast.proto.types.ValueProto.Value;
 import io.recsys.feast.FeastKeyCodec;
 import io.recsys.feast.FeastValueCodec;
 import io.recsys.features.Entity;
@@ -31,6 +32,8 @@ public final class OnlineFeatureClient implements AutoCloseable {
   /** One value: the Java value (null unless PRESENT), its status and the view row's event time. */
   public record FeatureValue(Object value, Status status, Instant eventTime) {}
 
+  private static final Value EMPTY = Value.getDefaultInstance();
+
   private final FeatureDefinitions definitions;
   private final OnlineStore store;
   private final Clock clock;
@@ -57,11 +60,43 @@ public final class OnlineFeatureClient implements AutoCloseable {
    */
   public List<Map<String, FeatureValue>> get(List<String> entityValues, List<String> featureRefs) {
     List<Ref> refs = resolve(featureRefs);
+    List<List<StoredValue>> stored = lookup(entityValues, refs);
+    List<Map<String, FeatureValue>> out = new ArrayList<>(entityValues.size());
+    for (List<StoredValue> values : stored) {
+      Map<String, FeatureValue> row = new LinkedHashMap<>();
+      for (int i = 0; i < refs.size(); i++) {
+        StoredValue v = values.get(i);
+        Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(v.value()) : null;
+        row.put(refs.get(i).ref(), new FeatureValue(java, v.status(), v.eventTime()));
+      }
+      out.add(row);
+    }
+    return out;
+  }
+
+  /**
+   * One value as stored: the Feast {@code feast.types.Value} (the empty Value unless PRESENT; a stored null is
+   * also the empty Value), its status and the view row's event time (null when the view has no row).
+   */
+  public record StoredValue(Value value, Status status, Instant eventTime) {}
+
+  /** A resolved feature reference. */
+  public record Ref(String ref, FeatureView view, Feature feature) {}
+
+  /**
+   * Like {@link #get} but with the values as Feast protobufs, for the gRPC server: one list per entity value,
+   * one {@link StoredValue} per reference, in order. The references must all be of views of one entity.
+   */
+  public List<List<StoredValue>> lookup(List<String> entityValues, List<Ref> refs) {
     Entity entity = definitions.entities().get(refs.get(0).view().entity());
     // fields to read: each feature, then one _ts per view
     List<byte[]> fields = new ArrayList<>();
     Map<String, Integer> tsIndex = new LinkedHashMap<>();
     for (Ref r : refs) {
+      if (!r.view().entity().equals(entity.name())) {
+        throw new IllegalArgumentException("feature references mix entities " + entity.name() + " and "
+            + r.view().entity() + "; ask for one entity per call");
+      }
       fields.add(FeastKeyCodec.featureField(r.view().name(), r.feature().name()));
     }
     for (Ref r : refs) {
@@ -76,24 +111,34 @@ public final class OnlineFeatureClient implements AutoCloseable {
     }
     List<List<byte[]>> stored = store.read(keys, fields);
     Instant now = clock.instant();
-    List<Map<String, FeatureValue>> out = new ArrayList<>(entityValues.size());
+    List<List<StoredValue>> out = new ArrayList<>(entityValues.size());
     for (List<byte[]> values : stored) {
-      Map<String, FeatureValue> row = new LinkedHashMap<>();
+      List<StoredValue> row = new ArrayList<>(refs.size());
       for (int i = 0; i < refs.size(); i++) {
         Ref r = refs.get(i);
         Instant ts = FeastValueCodec.decodeTimestamp(values.get(tsIndex.get(r.view().name())));
         byte[] raw = values.get(i);
         if (ts == null || raw == null) {
-          row.put(r.ref(), new FeatureValue(null, Status.NOT_FOUND, ts));
+          row.add(new StoredValue(EMPTY, Status.NOT_FOUND, ts));
         } else if (ts.plus(r.view().ttl()).isBefore(now)) {
-          row.put(r.ref(), new FeatureValue(null, Status.OUTSIDE_MAX_AGE, ts));
+          row.add(new StoredValue(EMPTY, Status.OUTSIDE_MAX_AGE, ts));
         } else {
-          row.put(r.ref(), new FeatureValue(FeastValueCodec.toJava(FeastValueCodec.decode(raw)), Status.PRESENT, ts));
+          row.add(new StoredValue(FeastValueCodec.decode(raw), Status.PRESENT, ts));
         }
       }
       out.add(row);
     }
     return out;
+  }
+
+  /** Round trip to Redis; false when it does not answer. */
+  public boolean ping() {
+    try {
+      store.ping();
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /** Every feature of the views, as references ("view:feature"). */
@@ -106,14 +151,16 @@ public final class OnlineFeatureClient implements AutoCloseable {
     return out;
   }
 
-  private record Ref(String ref, FeatureView view, Feature feature) {}
-
-  private List<Ref> resolve(List<String> featureRefs) {
+  /**
+   * Checks and resolves "view:feature" references.
+   *
+   * @throws IllegalArgumentException naming the unknown view or feature, or a malformed reference
+   */
+  public List<Ref> resolve(List<String> featureRefs) {
     if (featureRefs.isEmpty()) {
       throw new IllegalArgumentException("no feature references given; use \"view:feature\"");
     }
     List<Ref> refs = new ArrayList<>();
-    String entity = null;
     for (String ref : featureRefs) {
       int colon = ref.indexOf(':');
       if (colon < 0) {
@@ -125,18 +172,13 @@ public final class OnlineFeatureClient implements AutoCloseable {
         throw new IllegalArgumentException("view " + view.name() + " has no feature '" + ref.substring(colon + 1)
             + "'; it has " + view.features().stream().map(Feature::name).toList());
       }
-      if (entity != null && !entity.equals(view.entity())) {
-        throw new IllegalArgumentException("feature references mix entities " + entity + " and " + view.entity()
-            + "; ask for one entity per call");
-      }
-      entity = view.entity();
       refs.add(new Ref(ref, view, f));
     }
     return refs;
   }
 
   private FeatureView view(String name) {
-    FeatureView view = definitions.view(name);
+    FeatureView view = definitions.views().get(name);
     if (view == null) {
       throw new IllegalArgumentException("unknown feature view '" + name + "'; views: " + definitions.views().keySet());
     }

@@ -1,0 +1,222 @@
+package io.recsys.serving;
+
+import com.google.protobuf.Timestamp;
+import feast.proto.serving.ServingAPIProto.FeatureList;
+import feast.proto.serving.ServingAPIProto.FieldStatus;
+import feast.proto.serving.ServingAPIProto.GetFeastServingInfoRequest;
+import feast.proto.serving.ServingAPIProto.GetFeastServingInfoResponse;
+import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesRequest;
+import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesResponse;
+import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesResponse.FeatureVector;
+import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesResponseMetadata;
+import feast.proto.serving.ServingServiceGrpc;
+import feast.proto.types.ValueProto.RepeatedValue;
+import feast.proto.types.ValueProto.Value;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.recsys.feast.FeastValueCodec;
+import io.recsys.features.Entity;
+import io.recsys.serving.OnlineFeatureClient.Ref;
+import io.recsys.serving.OnlineFeatureClient.StoredValue;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.redisson.client.RedisException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Feast's {@code feast.serving.ServingService} over the Redis online store, so serving code that uses
+ * {@code dev.feast.FeastClient} (or any Feast gRPC client) works unchanged.
+ *
+ * <p>The response is Feast's: one column per requested join key (echoed) and per feature, each column a
+ * {@link FeatureVector} with one value, status and event timestamp per entity row. Feature names are "feature"
+ * or, with {@code full_feature_names}, "view__feature"; as in Feast, two requested features with the same short
+ * name need {@code full_feature_names}. Statuses are PRESENT, NULL_VALUE (stored null), NOT_FOUND and
+ * OUTSIDE_MAX_AGE (older than the view's TTL). Views of several entities can be asked for in one request; each
+ * entity costs one pipelined Redis round trip.
+ *
+ * <p>Bad requests get INVALID_ARGUMENT or NOT_FOUND with a message naming the problem; an unreachable Redis gets
+ * UNAVAILABLE. Nothing a client sends stops the server.
+ */
+final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(FeastServingService.class);
+  private static final Timestamp NO_TIME = Timestamp.getDefaultInstance();
+
+  private final OnlineFeatureClient client;
+  private final ServingMetrics metrics;
+  private final String version;
+
+  FeastServingService(OnlineFeatureClient client, ServingMetrics metrics, String version) {
+    this.client = client;
+    this.metrics = metrics;
+    this.version = version;
+  }
+
+  @Override
+  public void getFeastServingInfo(GetFeastServingInfoRequest request,
+      StreamObserver<GetFeastServingInfoResponse> out) {
+    out.onNext(GetFeastServingInfoResponse.newBuilder().setVersion(version).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void getOnlineFeatures(GetOnlineFeaturesRequest request, StreamObserver<GetOnlineFeaturesResponse> out) {
+    long start = System.nanoTime();
+    String outcome = "ok";
+    try {
+      GetOnlineFeaturesResponse response = answer(request);
+      out.onNext(response);
+      out.onCompleted();
+    } catch (IllegalArgumentException e) {
+      outcome = "invalid_argument";
+      out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+    } catch (NotFound e) {
+      outcome = "not_found";
+      out.onError(Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException());
+    } catch (RedisException e) {
+      outcome = "unavailable";
+      LOG.warn("GetOnlineFeatures: online store read failed: {}", e.toString());
+      out.onError(Status.UNAVAILABLE.withDescription("online store read failed: " + e.getMessage())
+          .withCause(e).asRuntimeException());
+    } catch (RuntimeException e) {
+      outcome = "internal";
+      LOG.error("GetOnlineFeatures failed", e);
+      out.onError(Status.INTERNAL.withDescription(e.toString()).withCause(e).asRuntimeException());
+    } finally {
+      metrics.lookup("GetOnlineFeatures", outcome, System.nanoTime() - start);
+    }
+  }
+
+  private static final class NotFound extends RuntimeException {
+    NotFound(String message) {
+      super(message);
+    }
+  }
+
+  GetOnlineFeaturesResponse answer(GetOnlineFeaturesRequest request) {
+    if (request.getKindCase() == GetOnlineFeaturesRequest.KindCase.FEATURE_SERVICE) {
+      throw new NotFound("feature service '" + request.getFeatureService() + "' is not defined: features.yaml "
+          + "defines feature views only; ask for features as \"view:feature\"");
+    }
+    List<String> names = request.getFeatures().getValList();
+    if (names.isEmpty()) {
+      throw new IllegalArgumentException("no features requested; set features to a list of \"view:feature\"");
+    }
+    List<Ref> refs = client.resolve(names);
+    if (!request.getRequestContextMap().isEmpty()) {
+      throw new IllegalArgumentException("request_context is for on-demand feature views, which this server "
+          + "does not have; remove it");
+    }
+
+    // Which join keys are needed, their values as strings (the online key), and the number of rows.
+    Map<String, List<Ref>> byEntity = new LinkedHashMap<>();
+    for (Ref r : refs) {
+      byEntity.computeIfAbsent(r.view().entity(), e -> new ArrayList<>()).add(r);
+    }
+    Map<String, RepeatedValue> entities = request.getEntitiesMap();
+    int rows = -1;
+    for (Map.Entry<String, RepeatedValue> e : entities.entrySet()) {
+      int n = e.getValue().getValCount();
+      if (rows >= 0 && n != rows) {
+        throw new IllegalArgumentException("entity columns differ in length: '" + e.getKey() + "' has " + n
+            + " values, another has " + rows);
+      }
+      rows = n;
+    }
+    Map<String, List<String>> keyValues = new HashMap<>();
+    for (String entityName : byEntity.keySet()) {
+      Entity entity = client.definitions().entities().get(entityName);
+      RepeatedValue column = entities.get(entity.joinKey());
+      if (column == null) {
+        throw new IllegalArgumentException("features of entity " + entityName + " need its join key '"
+            + entity.joinKey() + "' in entities; got " + entities.keySet());
+      }
+      keyValues.put(entityName, keys(entity, column));
+    }
+    if (rows < 0) {
+      rows = 0;
+    }
+
+    // Column names: join keys first (as Feast does), then the features.
+    List<String> columnNames = new ArrayList<>();
+    List<FeatureVector.Builder> columns = new ArrayList<>();
+    for (String entityName : byEntity.keySet()) {
+      String joinKey = client.definitions().entities().get(entityName).joinKey();
+      columnNames.add(joinKey);
+      FeatureVector.Builder col = FeatureVector.newBuilder();
+      for (Value v : entities.get(joinKey).getValList()) {
+        col.addValues(v).addStatuses(FieldStatus.PRESENT).addEventTimestamps(NO_TIME);
+      }
+      columns.add(col);
+    }
+    Map<String, String> seen = new HashMap<>();
+    Map<Ref, FeatureVector.Builder> featureColumns = new LinkedHashMap<>();
+    for (Ref r : refs) {
+      String name = request.getFullFeatureNames()
+          ? r.view().name() + "__" + r.feature().name()
+          : r.feature().name();
+      String earlier = seen.putIfAbsent(name, r.ref());
+      if (earlier != null) {
+        throw new IllegalArgumentException("'" + earlier + "' and '" + r.ref() + "' would both be named '" + name
+            + "'; set full_feature_names to get \"view__feature\" names (Feast's rule)");
+      }
+      columnNames.add(name);
+      FeatureVector.Builder col = FeatureVector.newBuilder();
+      columns.add(col);
+      featureColumns.put(r, col);
+    }
+
+    // One round trip per entity.
+    for (Map.Entry<String, List<Ref>> group : byEntity.entrySet()) {
+      List<Ref> groupRefs = group.getValue();
+      List<List<StoredValue>> values = client.lookup(keyValues.get(group.getKey()), groupRefs);
+      for (List<StoredValue> row : values) {
+        for (int i = 0; i < groupRefs.size(); i++) {
+          StoredValue v = row.get(i);
+          FeatureVector.Builder col = featureColumns.get(groupRefs.get(i));
+          col.addValues(v.value()).addStatuses(status(v)).addEventTimestamps(timestamp(v.eventTime()));
+        }
+      }
+    }
+    GetOnlineFeaturesResponse.Builder response = GetOnlineFeaturesResponse.newBuilder()
+        .setMetadata(GetOnlineFeaturesResponseMetadata.newBuilder()
+            .setFeatureNames(FeatureList.newBuilder().addAllVal(columnNames)));
+    columns.forEach(c -> response.addResults(c.build()));
+    metrics.served(rows, refs.size());
+    return response.build();
+  }
+
+  /** The online key of each value: Feast keys string entities by the string, so other kinds are refused. */
+  private static List<String> keys(Entity entity, RepeatedValue column) {
+    List<String> out = new ArrayList<>(column.getValCount());
+    for (Value v : column.getValList()) {
+      switch (v.getValCase()) {
+        case STRING_VAL -> out.add(v.getStringVal());
+        case VAL_NOT_SET -> throw new IllegalArgumentException("entity '" + entity.joinKey()
+            + "' has an empty (null) value; every entity row needs a key");
+        default -> throw new IllegalArgumentException("entity '" + entity.joinKey() + "' is " + entity.valueType()
+            + " but a value is " + v.getValCase() + " (" + FeastValueCodec.toJava(v) + "); send it as a string, e.g. "
+            + "Row.create().set(\"" + entity.joinKey() + "\", \"42\")");
+      }
+    }
+    return out;
+  }
+
+  private static FieldStatus status(StoredValue v) {
+    return switch (v.status()) {
+      case PRESENT -> v.value().getValCase() == Value.ValCase.VAL_NOT_SET ? FieldStatus.NULL_VALUE
+          : FieldStatus.PRESENT;
+      case NOT_FOUND -> FieldStatus.NOT_FOUND;
+      case OUTSIDE_MAX_AGE -> FieldStatus.OUTSIDE_MAX_AGE;
+    };
+  }
+
+  private static Timestamp timestamp(Instant t) {
+    return t == null ? NO_TIME : Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+  }
+}
