@@ -34,11 +34,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code ./run demo}: starts the local stack, replays a data set into Kafka, runs the bronze ingest job until it
- * has caught up while printing progress, and summarizes what landed in the lake.
+ * {@code ./run demo}: starts the local stack, replays a data set into Kafka, runs the bronze ingest job and the
+ * online-features job until both have caught up while printing progress, summarizes what landed in the lake,
+ * and reads one user's features back through our Java client and through the official Feast Java client
+ * against our gRPC feature server.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Replay events through Kafka into the Delta lake on a local stack, and show what landed.")
+    description = "Replay events through Kafka into the Delta lake and the Redis online store on a local stack, "
+        + "and show what landed.")
 public final class Demo implements Callable<Integer> {
 
   @Option(names = "--dataset", defaultValue = "synthetic",
@@ -54,6 +57,8 @@ public final class Demo implements Callable<Integer> {
   double badRatio;
   @Option(names = "--reset", description = "Delete a non-default --lake before starting.")
   boolean reset;
+  @Option(names = "--no-online", description = "Skip the online-features job (bronze only).")
+  boolean noOnline;
 
   public static void main(String[] args) {
     JobRunner.main(new Demo(), args);
@@ -70,14 +75,17 @@ public final class Demo implements Callable<Integer> {
     Configurator.setLevel("org.apache.spark", Level.ERROR);
     Configurator.setLevel("org.apache.kafka", Level.ERROR);
 
-    step("1/4", "Starting the local stack (Kafka KRaft, redis-server, S3Proxy; no Docker)");
+    String steps = noOnline ? "4" : "5";
+    step("1/" + steps, "Starting the local stack (Kafka KRaft, redis-server, S3Proxy; no Docker)");
     long t0 = System.currentTimeMillis();
     try (LocalStack stack = LocalStacks.start(stackDir)) {
       stack.createTopic("events", 2);
       System.out.printf("      kafka %s   redis %s   s3 %s   (%.1f s)%n", stack.kafkaBootstrap(), stack.redisUri(),
           stack.s3().endpoint(), (System.currentTimeMillis() - t0) / 1000.0);
 
-      step("2/4", "Starting Spark and the bronze ingest job (Kafka -> Delta, exactly once)");
+      step("2/" + steps, noOnline ? "Starting Spark and the bronze ingest job (Kafka -> Delta, exactly once)"
+          : "Starting Spark, the bronze ingest job (Kafka -> Delta, exactly once) and the online-features job "
+          + "(Kafka -> windowed features -> Redis in Feast's layout + Delta features.<view>)");
       SparkSession spark = SparkSessions.create("recsys demo", Map.of());
       LakeLayout layout = new LakeLayout(lakeDir.toUri().toString());
       AtomicLong ingested = new AtomicLong();
@@ -94,7 +102,9 @@ public final class Demo implements Callable<Integer> {
         }
       });
 
-      step("3/4", "Replaying " + dataset + " into Kafka topic 'events'");
+      OnlineRun online = noOnline ? null : OnlineRun.start(spark, layout, stack.kafkaBootstrap(), stack.redisUri());
+
+      step("3/" + steps, "Replaying " + dataset + " into Kafka topic 'events'");
       ReplayCommand replay = ReplayCommand.of(events, ds == ReplayCommand.Dataset.SYNTHETIC ? badRatio : 0,
           ds == ReplayCommand.Dataset.SYNTHETIC ? 0.01 : 0, ds == ReplayCommand.Dataset.SYNTHETIC ? 0.02 : 0,
           dataDir, null);
@@ -126,9 +136,17 @@ public final class Demo implements Callable<Integer> {
       }
       query.stop();
       metrics.close();
+      if (online != null) {
+        online.awaitCaughtUp(summary.sent());
+      }
 
-      step("4/4", "What landed in the lake");
+      step("4/" + steps, "What landed in the lake");
       printSummary(spark, layout, summary);
+      if (online != null) {
+        online.printOfflineLog(spark);
+        step("5/5", "One user's features, read back from Redis through two clients");
+        online.printSampleUser(spark, layout);
+      }
       System.out.printf("%nDone in %.0f s. The stack has been stopped; the lake stays in %s%n",
           (System.currentTimeMillis() - t0) / 1000.0, lakeDir);
       printNext(lakeDir);
@@ -206,6 +224,9 @@ public final class Demo implements Callable<Integer> {
     System.out.println("  ./run replay --bootstrap <kafka> --events 20000 --bad-ratio 0.05");
     System.out.println("  ./run job bronze-ingest --lake /tmp/lake --bootstrap <kafka> --trigger 5s");
     System.out.println("  ./run job quarantine-replay --lake " + lakeDir + " --dry-run");
+    System.out.println("  ./run job online-features --lake /tmp/lake --bootstrap <kafka> --redis <redis>");
+    System.out.println("  ./run serve                                      # Feast gRPC server on the stack's Redis");
+    System.out.println("  ./run feast apply && ./run feast feature-views list");
     System.out.println("  ./run demo --dataset movielens                   # real data (needs ../shared/data)");
   }
 
