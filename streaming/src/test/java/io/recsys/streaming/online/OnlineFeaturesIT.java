@@ -75,10 +75,14 @@ class OnlineFeaturesIT {
     List<SupervisedQuery> queries = runAll(config, metrics);
 
     try (RedisProbe redis = new RedisProbe(stack.redisUri())) {
-      Map<String, Map<String, String>> expected = recompute(stack, topic, views);
+      Map<String, Map<String, List<Object>>> recomputed = new TreeMap<>();
+      Map<String, Map<String, String>> expected = recompute(stack, topic, views, recomputed);
       Map<String, Map<String, String>> actual = redis.hashes();
       assertThat(expected).hasSizeGreaterThan(100);
       assertThat(actual).isEqualTo(expected);
+
+      // Feast's own Python SDK reads what the job wrote and gets the recomputed values
+      FeastPython.assertReadsBack(stack.redisUri(), defs, views, recomputed, dir);
 
       // offline log: every micro-batch's rows, once
       long logged = spark.read().format("delta").load(config.lake().features("user_activity_1h")).count();
@@ -127,7 +131,8 @@ class OnlineFeaturesIT {
   }
 
   /** Every entity hash a batch recomputation of the topic's events gives, encoded with our codec. */
-  private static Map<String, Map<String, String>> recompute(LocalStack stack, String topic, List<FeatureView> views) {
+  private static Map<String, Map<String, String>> recompute(LocalStack stack, String topic, List<FeatureView> views,
+      Map<String, Map<String, List<Object>>> valuesOut) {
     HexFormat hex = HexFormat.of();
     Dataset<Row> kafka = spark.read().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
         .option("subscribe", topic).option("startingOffsets", "earliest").load();
@@ -147,8 +152,10 @@ class OnlineFeaturesIT {
       }
       for (Map.Entry<String, Row> e : latest.entrySet()) {
         Row r = e.getValue();
+        List<Object> values = OnlineWrite.values(r, view.features());
+        valuesOut.computeIfAbsent(view.name(), v -> new TreeMap<>()).put(e.getKey(), values);
         OnlineRow row = OnlineRow.encode(defs.project(), entity, view, e.getKey(),
-            ((Timestamp) r.getAs("event_timestamp")).toInstant(), OnlineWrite.values(r, view.features()));
+            ((Timestamp) r.getAs("event_timestamp")).toInstant(), values);
         Map<String, String> hash = out.computeIfAbsent(hex.formatHex(row.key()), k -> new TreeMap<>());
         hash.put(hex.formatHex(row.timestampField()),
             hex.formatHex(io.recsys.feast.FeastValueCodec.encodeTimestamp(row.eventTime())));
