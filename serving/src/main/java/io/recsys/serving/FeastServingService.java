@@ -114,9 +114,10 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
     }
 
     // Which join keys are needed, their values as strings (the online key), and the number of rows.
-    Map<String, List<Ref>> byEntity = new LinkedHashMap<>();
-    for (Ref r : refs) {
-      byEntity.computeIfAbsent(r.view().entity(), e -> new ArrayList<>()).add(r);
+    // Grouped by index: Ref records hash their whole view, which is too slow for a per-request map key.
+    Map<String, List<Integer>> byEntity = new LinkedHashMap<>();
+    for (int i = 0; i < refs.size(); i++) {
+      byEntity.computeIfAbsent(refs.get(i).view().entity(), e -> new ArrayList<>()).add(i);
     }
     Map<String, RepeatedValue> entities = request.getEntitiesMap();
     int rows = -1;
@@ -155,8 +156,9 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
       columns.add(col);
     }
     Map<String, String> seen = new HashMap<>();
-    Map<Ref, FeatureVector.Builder> featureColumns = new LinkedHashMap<>();
-    for (Ref r : refs) {
+    FeatureVector.Builder[] featureColumns = new FeatureVector.Builder[refs.size()];
+    for (int i = 0; i < refs.size(); i++) {
+      Ref r = refs.get(i);
       String name = request.getFullFeatureNames()
           ? r.view().name() + "__" + r.feature().name()
           : r.feature().name();
@@ -166,20 +168,21 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
             + "'; set full_feature_names to get \"view__feature\" names (Feast's rule)");
       }
       columnNames.add(name);
-      FeatureVector.Builder col = FeatureVector.newBuilder();
-      columns.add(col);
-      featureColumns.put(r, col);
+      featureColumns[i] = FeatureVector.newBuilder();
+      columns.add(featureColumns[i]);
     }
 
     // One round trip per entity.
-    for (Map.Entry<String, List<Ref>> group : byEntity.entrySet()) {
-      List<Ref> groupRefs = group.getValue();
-      List<List<StoredValue>> values = client.lookup(keyValues.get(group.getKey()), groupRefs);
+    for (Map.Entry<String, List<Integer>> group : byEntity.entrySet()) {
+      List<Integer> indexes = group.getValue();
+      List<String> groupNames = indexes.size() == names.size() ? names
+          : indexes.stream().map(names::get).toList();
+      List<List<StoredValue>> values = client.lookup(keyValues.get(group.getKey()), client.plan(groupNames));
       for (List<StoredValue> row : values) {
-        for (int i = 0; i < groupRefs.size(); i++) {
+        for (int i = 0; i < indexes.size(); i++) {
           StoredValue v = row.get(i);
-          FeatureVector.Builder col = featureColumns.get(groupRefs.get(i));
-          col.addValues(v.value()).addStatuses(status(v)).addEventTimestamps(timestamp(v.eventTime()));
+          featureColumns[indexes.get(i)].addValues(v.value()).addStatuses(status(v))
+              .addEventTimestamps(timestamp(v.eventTime()));
         }
       }
     }

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Reads features from the Redis online store (Feast's layout) for serving code: many entities × many feature
@@ -59,15 +60,15 @@ public final class OnlineFeatureClient implements AutoCloseable {
    * @throws IllegalArgumentException for an unknown reference or views of different entities
    */
   public List<Map<String, FeatureValue>> get(List<String> entityValues, List<String> featureRefs) {
-    List<Ref> refs = resolve(featureRefs);
-    List<List<StoredValue>> stored = lookup(entityValues, refs);
+    Plan plan = plan(featureRefs);
+    List<List<StoredValue>> stored = lookup(entityValues, plan);
     List<Map<String, FeatureValue>> out = new ArrayList<>(entityValues.size());
     for (List<StoredValue> values : stored) {
       Map<String, FeatureValue> row = new LinkedHashMap<>();
-      for (int i = 0; i < refs.size(); i++) {
+      for (int i = 0; i < plan.refs().size(); i++) {
         StoredValue v = values.get(i);
         Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(v.value()) : null;
-        row.put(refs.get(i).ref(), new FeatureValue(java, v.status(), v.eventTime()));
+        row.put(plan.refs().get(i).ref(), new FeatureValue(java, v.status(), v.eventTime()));
       }
       out.add(row);
     }
@@ -84,14 +85,36 @@ public final class OnlineFeatureClient implements AutoCloseable {
   public record Ref(String ref, FeatureView view, Feature feature) {}
 
   /**
-   * Like {@link #get} but with the values as Feast protobufs, for the gRPC server: one list per entity value,
-   * one {@link StoredValue} per reference, in order. The references must all be of views of one entity.
+   * What to read for a list of references of one entity: the hash fields (each feature's, then one "_ts:view"
+   * per view) and, per reference, the index of its view's timestamp field. Built once per distinct list of
+   * references and cached, so a lookup does no hashing or parsing of references.
    */
-  public List<List<StoredValue>> lookup(List<String> entityValues, List<Ref> refs) {
+  public record Plan(Entity entity, List<Ref> refs, List<byte[]> fields, int[] tsFieldOfRef, int[] tsFields) {}
+
+  private static final int CACHE_LIMIT = 1024;
+  private final Map<List<String>, Plan> plans = new ConcurrentHashMap<>();
+  private final Map<List<String>, List<Ref>> resolved = new ConcurrentHashMap<>();
+
+  /**
+   * The cached {@link Plan} for references of one entity's views.
+   *
+   * @throws IllegalArgumentException for an unknown reference or views of different entities
+   */
+  public Plan plan(List<String> featureRefs) {
+    Plan p = plans.get(featureRefs);
+    if (p == null) {
+      p = buildPlan(resolve(featureRefs));
+      if (plans.size() >= CACHE_LIMIT) {
+        plans.clear();
+      }
+      plans.put(List.copyOf(featureRefs), p);
+    }
+    return p;
+  }
+
+  private Plan buildPlan(List<Ref> refs) {
     Entity entity = definitions.entities().get(refs.get(0).view().entity());
-    // fields to read: each feature, then one _ts per view
     List<byte[]> fields = new ArrayList<>();
-    Map<String, Integer> tsIndex = new LinkedHashMap<>();
     for (Ref r : refs) {
       if (!r.view().entity().equals(entity.name())) {
         throw new IllegalArgumentException("feature references mix entities " + entity.name() + " and "
@@ -99,31 +122,47 @@ public final class OnlineFeatureClient implements AutoCloseable {
       }
       fields.add(FeastKeyCodec.featureField(r.view().name(), r.feature().name()));
     }
-    for (Ref r : refs) {
-      tsIndex.computeIfAbsent(r.view().name(), v -> {
+    Map<String, Integer> tsIndex = new LinkedHashMap<>();
+    int[] tsOfRef = new int[refs.size()];
+    for (int i = 0; i < refs.size(); i++) {
+      tsOfRef[i] = tsIndex.computeIfAbsent(refs.get(i).view().name(), v -> {
         fields.add(FeastKeyCodec.timestampField(v));
         return fields.size() - 1;
       });
     }
+    int[] tsFields = tsIndex.values().stream().mapToInt(Integer::intValue).toArray();
+    return new Plan(entity, List.copyOf(refs), List.copyOf(fields), tsOfRef, tsFields);
+  }
+
+  /**
+   * Like {@link #get} but with the values as Feast protobufs, for the gRPC server: one list per entity value,
+   * one {@link StoredValue} per reference of the plan, in order.
+   */
+  public List<List<StoredValue>> lookup(List<String> entityValues, Plan plan) {
     List<byte[]> keys = new ArrayList<>(entityValues.size());
     for (String v : entityValues) {
-      keys.add(FeastKeyCodec.redisKey(definitions.project(), entity.joinKey(), v));
+      keys.add(FeastKeyCodec.redisKey(definitions.project(), plan.entity().joinKey(), v));
     }
-    List<List<byte[]>> stored = store.read(keys, fields);
+    List<List<byte[]>> stored = store.read(keys, plan.fields());
     Instant now = clock.instant();
+    List<Ref> refs = plan.refs();
+    int[] tsOfRef = plan.tsFieldOfRef();
+    Instant[] ts = new Instant[plan.fields().size()];
     List<List<StoredValue>> out = new ArrayList<>(entityValues.size());
     for (List<byte[]> values : stored) {
+      for (int f : plan.tsFields()) {
+        ts[f] = FeastValueCodec.decodeTimestamp(values.get(f)); // once per view, not per feature
+      }
       List<StoredValue> row = new ArrayList<>(refs.size());
       for (int i = 0; i < refs.size(); i++) {
-        Ref r = refs.get(i);
-        Instant ts = FeastValueCodec.decodeTimestamp(values.get(tsIndex.get(r.view().name())));
+        Instant t = ts[tsOfRef[i]];
         byte[] raw = values.get(i);
-        if (ts == null || raw == null) {
-          row.add(new StoredValue(EMPTY, Status.NOT_FOUND, ts));
-        } else if (ts.plus(r.view().ttl()).isBefore(now)) {
-          row.add(new StoredValue(EMPTY, Status.OUTSIDE_MAX_AGE, ts));
+        if (t == null || raw == null) {
+          row.add(new StoredValue(EMPTY, Status.NOT_FOUND, t));
+        } else if (t.plus(refs.get(i).view().ttl()).isBefore(now)) {
+          row.add(new StoredValue(EMPTY, Status.OUTSIDE_MAX_AGE, t));
         } else {
-          row.add(new StoredValue(FeastValueCodec.decode(raw), Status.PRESENT, ts));
+          row.add(new StoredValue(FeastValueCodec.decode(raw), Status.PRESENT, t));
         }
       }
       out.add(row);
@@ -157,6 +196,19 @@ public final class OnlineFeatureClient implements AutoCloseable {
    * @throws IllegalArgumentException naming the unknown view or feature, or a malformed reference
    */
   public List<Ref> resolve(List<String> featureRefs) {
+    List<Ref> cached = resolved.get(featureRefs);
+    if (cached != null) {
+      return cached;
+    }
+    List<Ref> refs = resolveUncached(featureRefs);
+    if (resolved.size() >= CACHE_LIMIT) {
+      resolved.clear();
+    }
+    resolved.put(List.copyOf(featureRefs), refs);
+    return refs;
+  }
+
+  private List<Ref> resolveUncached(List<String> featureRefs) {
     if (featureRefs.isEmpty()) {
       throw new IllegalArgumentException("no feature references given; use \"view:feature\"");
     }
@@ -174,7 +226,7 @@ public final class OnlineFeatureClient implements AutoCloseable {
       }
       refs.add(new Ref(ref, view, f));
     }
-    return refs;
+    return List.copyOf(refs);
   }
 
   private FeatureView view(String name) {

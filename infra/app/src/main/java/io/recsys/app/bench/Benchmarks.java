@@ -9,6 +9,9 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.streaming.common.TriggerSpec;
+import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -22,12 +25,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code ./run bench [ingest]}: runs a benchmark and writes its section of BENCHMARKS.md. */
+/** {@code ./run bench [ingest|online]}: runs a benchmark and writes its section of BENCHMARKS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Run benchmarks; results go to BENCHMARKS.md.")
 public final class Benchmarks implements Callable<Integer> {
 
-  @Parameters(index = "0", defaultValue = "ingest", description = "Which benchmark: ingest.")
+  @Parameters(index = "0", defaultValue = "ingest", description = "Which benchmark: ingest, online.")
   String which;
+  @Option(names = "--rate", defaultValue = "5000", description = "online: events/s produced (default: ${DEFAULT-VALUE}).")
+  int rate;
+  @Option(names = "--seconds", defaultValue = "120", description = "online: measured seconds per freshness run "
+      + "(default: ${DEFAULT-VALUE}).")
+  int seconds;
+  @Option(names = "--views", split = ",", description = "online: views of the freshness runs, one run per "
+      + "option given (default: user_activity_5m, then the six user views).")
+  List<String> views;
   @Option(names = "--events", defaultValue = "1000000", description = "Records to ingest (default: ${DEFAULT-VALUE}).")
   long events;
   @Option(names = "--per-batch", defaultValue = "500000", description = "maxOffsetsPerTrigger (default: ${DEFAULT-VALUE}).")
@@ -41,14 +52,24 @@ public final class Benchmarks implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!which.equals("ingest")) {
-      throw UserError.badArgument("bench", which, "ingest");
+    if (!which.equals("ingest") && !which.equals("online")) {
+      throw UserError.badArgument("bench", which, "ingest or online");
     }
     Configurator.setLevel("org.apache.spark", Level.ERROR);
     Configurator.setLevel("io.recsys", Level.WARN);
+    // per-batch timings of the online sink (Redis, offline log) beside the figures
+    Configurator.setLevel("io.recsys.streaming.online.OnlineBatchWriter", Level.INFO);
     Path work = Path.of("bench-data").toAbsolutePath();
     deleteTree(work);
     Files.createDirectories(work);
+    if (which.equals("online")) {
+      try (LocalStack stack = LocalStacks.start(work.resolve("stack"))) {
+        online(stack, work);
+      } finally {
+        deleteTree(work);
+      }
+      return 0;
+    }
     try (LocalStack stack = LocalStacks.start(work.resolve("stack"))) {
       SparkSession spark = SparkSessions.create("recsys bench", Map.of());
       IngestBenchmark b = new IngestBenchmark(spark, stack, work, perBatch);
@@ -94,6 +115,114 @@ public final class Benchmarks implements Callable<Integer> {
         + "events/s and >= 0.9 x).%n", bronze, bronze / plain));
     Section.replace(out, "## Ingest:", s.toString());
     System.out.printf("%nvalidated bronze %,.0f events/s = %.2f x plain query; written to %s%n", bronze, bronze / plain, out);
+  }
+
+  private void online(LocalStack stack, Path work) throws Exception {
+    SparkSession spark = SparkSessions.create("recsys bench online", Map.of());
+    OnlineBenchmark b = new OnlineBenchmark(spark, stack, work);
+    Duration warm = Duration.ofSeconds(30);
+    Duration measured = Duration.ofSeconds(seconds);
+    List<OnlineBenchmark.Freshness> fresh = new ArrayList<>();
+    List<String> userViews = List.of("user_activity_5m", "user_activity_1h", "user_activity_24h",
+        "user_interests_1h", "user_recent_items", "user_session");
+    for (List<String> views : this.views != null ? List.of(this.views) : List.of(List.of("user_activity_5m"), userViews)) {
+      System.out.printf("freshness: %d view(s), %,d events/s, %d s warm-up + %d s measured...%n", views.size(), rate,
+          warm.toSeconds(), measured.toSeconds());
+      OnlineBenchmark.Freshness f = b.freshness(views.size() + " view(s)", views, rate, warm, measured,
+          TriggerSpec.parse("0ms"));
+      System.out.printf("  %d probes, %d seen; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms%n", f.probes(), f.seenProbes(),
+          f.latency().p50(), f.latency().p95(), f.latency().p99());
+      fresh.add(f);
+    }
+
+    System.out.println("lookups: writing 10,000 users x 250 features...");
+    FeatureDefinitions wide = b.wideDefinitions();
+    List<OnlineBenchmark.Lookup> lookups = new ArrayList<>();
+    Duration run = Duration.ofSeconds(10);
+    lookups.add(b.redisBenchmark(1, 1, 50, 100_000));
+    lookups.add(b.ourClient(wide, 1, 1, 50, run));
+    lookups.add(b.redisBenchmark(8, 1, 50, 200_000));
+    lookups.add(b.ourClient(wide, 8, 1, 50, run));
+    lookups.add(b.redisBenchmark(1, 100, 50, 500_000));
+    lookups.add(b.ourClient(wide, 1, 100, 50, run));
+    lookups.add(b.redisBenchmark(8, 100, 50, 1_000_000));
+    lookups.add(b.ourClient(wide, 8, 100, 50, run));
+    lookups.add(b.ourClient(wide, 1, 1, 250, run));
+    lookups.add(b.feastClient(wide, 250, 5_000));
+    for (OnlineBenchmark.Lookup l : lookups) {
+      System.out.printf("  %-48s threads %d, %3d x %3d: p50 %.3f ms, p99 %.3f ms, %,.0f calls/s, %,.0f rows/s%n",
+          l.what(), l.threads(), l.entities(), l.features(), l.latency().p50(), l.latency().p99(),
+          l.callsPerSecond(), l.entityRowsPerSecond());
+    }
+    writeOnlineReport(fresh, lookups);
+  }
+
+  private void writeOnlineReport(List<OnlineBenchmark.Freshness> fresh, List<OnlineBenchmark.Lookup> lookups)
+      throws IOException {
+    StringBuilder s = new StringBuilder();
+    s.append("## Online: freshness and lookups\n\n");
+    s.append("Measured ").append(LocalDate.now()).append(" with `./run bench online --rate ").append(rate)
+        .append(" --seconds ").append(seconds).append("` on ").append(machine()).append(".\n");
+    s.append("Embedded stack (Kafka KRaft in a child JVM, redis-server ").append(redisVersion())
+        .append("), Spark local[*] in the benchmark's JVM, which also runs the producer and the poller.\n\n");
+    s.append("### Freshness: produce -> visible in Redis\n\n");
+    s.append(String.format("%,d events/s (10,000 users, event time = now) for 30 s of warm-up, then %d s measured. "
+        + "Ten probe events per second, each from a new user, are polled every 5 ms through OnlineFeatureClient; "
+        + "latency = first read that finds the probe's row minus the send. OnlineFeaturesJob with trigger 0 ms "
+        + "(back-to-back micro-batches), RocksDB state, Redis written before the Delta offline log.%n%n", rate,
+        seconds));
+    s.append("| views (one query each) | events produced | probes seen / sent | p50 ms | p95 ms | p99 ms | max ms |\n")
+        .append("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (OnlineBenchmark.Freshness f : fresh) {
+      s.append(String.format("| %s | %,d | %d / %d | %.0f | %.0f | %.0f | %.0f |%n",
+          String.join(", ", f.perView().keySet()), f.produced(), f.seenProbes(), f.probes(), f.latency().p50(),
+          f.latency().p95(), f.latency().p99(), f.latency().max()));
+    }
+    OnlineBenchmark.Freshness last = fresh.get(fresh.size() - 1);
+    s.append("\nPer view, in the run with ").append(last.views()).append(" views:\n\n")
+        .append("| view | p50 ms | p99 ms |\n|---|---:|---:|\n");
+    last.perView().forEach((v, l) -> s.append(String.format("| %s | %.0f | %.0f |%n", v, l.p50(), l.p99())));
+    double best99 = fresh.stream().mapToDouble(f -> f.latency().p99()).min().orElse(Double.NaN);
+    s.append(String.format("%nTarget p99 <= 1,000 ms: %s (best p99 %.0f ms).%n%n", best99 <= 1000 ? "met" : "**not met**",
+        best99));
+
+    s.append("### Lookups\n\n");
+    s.append("10,000 users with a 250-feature INT64 view, written by the jobs' writer. Our client: random users "
+        + "per call, 3 s warm-up then 10 s; latency per call. redis-benchmark: the same Lua script our client "
+        + "sends (HMGET of the fields), on a hash with as many fields and ASCII field names; with -P 100, 100 "
+        + "script calls per round trip, which is what our client sends for 100 entities.\n\n");
+    s.append("| client | threads | entities x features per call | p50 ms | p99 ms | calls/s | entity rows/s |\n")
+        .append("|---|---:|---|---:|---:|---:|---:|\n");
+    for (OnlineBenchmark.Lookup l : lookups) {
+      s.append(String.format("| %s | %d | %d x %d | %.3f | %.3f | %,.0f | %,.0f |%n", l.what(), l.threads(),
+          l.entities(), l.features(), l.latency().p50(), l.latency().p99(), l.callsPerSecond(),
+          l.entityRowsPerSecond()));
+    }
+    OnlineBenchmark.Lookup one = lookups.get(1);
+    OnlineBenchmark.Lookup ours8x100 = lookups.get(7);
+    OnlineBenchmark.Lookup bench8x100 = lookups.get(6);
+    OnlineBenchmark.Lookup grpc = lookups.get(9);
+    double share = ours8x100.entityRowsPerSecond() / bench8x100.entityRowsPerSecond();
+    s.append(String.format("%nTargets: one entity x 50 features p99 <= 0.5 ms: %s (%.3f ms). Throughput >= 50%% of "
+        + "redis-benchmark pipelined (8 threads, 100 entities per call, against -c 8 -P 100): %s (%.0f%%). "
+        + "FeastClient 1 x 250 p99 <= 1 ms: %s (%.3f ms).%n",
+        one.latency().p99() <= 0.5 ? "met" : "**not met**", one.latency().p99(),
+        share >= 0.5 ? "met" : "**not met**", share * 100,
+        grpc.latency().p99() <= 1 ? "met" : "**not met**", grpc.latency().p99()));
+    Section.replace(out, "## Online:", s.toString());
+    System.out.println("written to " + out);
+  }
+
+  private static String redisVersion() {
+    try {
+      Process p = new ProcessBuilder("redis-server", "--version").redirectErrorStream(true).start();
+      String v = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      p.waitFor();
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("v=(\\S+)").matcher(v);
+      return m.find() ? m.group(1) : "unknown";
+    } catch (IOException | InterruptedException e) {
+      return "unknown";
+    }
   }
 
   static String machine() {

@@ -1,0 +1,408 @@
+package io.recsys.app.bench;
+
+import dev.feast.FeastClient;
+import feast.proto.serving.ServingAPIProto.FieldStatus;
+import io.recsys.contract.Event;
+import io.recsys.contract.EventJson;
+import io.recsys.contract.EventType;
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.FeatureView;
+import io.recsys.infra.stack.LocalStack;
+import io.recsys.online.OnlineRow;
+import io.recsys.online.OnlineStore;
+import io.recsys.serving.FeatureServer;
+import io.recsys.serving.OnlineFeatureClient;
+import io.recsys.streaming.common.SupervisedQuery;
+import io.recsys.streaming.common.TriggerSpec;
+import io.recsys.streaming.metrics.StreamMetrics;
+import io.recsys.streaming.online.OnlineFeaturesConfig;
+import io.recsys.streaming.online.OnlineFeaturesJob;
+import io.recsys.streaming.producer.EventProducer;
+import io.recsys.streaming.producer.ProducedRecord;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.spark.sql.SparkSession;
+import org.redisson.Redisson;
+import org.redisson.api.RedissonClient;
+import org.redisson.client.codec.StringCodec;
+import org.redisson.config.Config;
+
+/**
+ * {@code ./run bench online}: freshness of the online-features job (produce -> visible through our client),
+ * lookups through our Java client beside redis-benchmark running the same script, and lookups through
+ * dev.feast.FeastClient against our gRPC server beside our client.
+ */
+final class OnlineBenchmark {
+
+  /** Percentiles of a sample, in milliseconds. */
+  record Latency(long count, double p50, double p95, double p99, double max) {
+    static Latency of(long[] nanos, int n) {
+      long[] s = Arrays.copyOf(nanos, n);
+      Arrays.sort(s);
+      if (n == 0) {
+        return new Latency(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+      }
+      return new Latency(n, at(s, 0.50), at(s, 0.95), at(s, 0.99), s[n - 1] / 1e6);
+    }
+
+    private static double at(long[] sorted, double q) {
+      return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)] / 1e6;
+    }
+  }
+
+  record Freshness(String label, int views, long produced, long probes, long seenProbes, Latency latency,
+      Map<String, Latency> perView) {}
+
+  record Lookup(String what, int threads, int entities, int features, Latency latency, double callsPerSecond,
+      double entityRowsPerSecond) {}
+
+  private final SparkSession spark;
+  private final LocalStack stack;
+  private final Path work;
+
+  OnlineBenchmark(SparkSession spark, LocalStack stack, Path work) {
+    this.spark = spark;
+    this.stack = stack;
+    this.work = work;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // 1. Freshness
+
+  /**
+   * Produces {@code rate} events/s with event time = now for warm-up + measured seconds, while the job runs with
+   * the views; probe events (a new user each, 10 per second) are polled every 5 ms through our client, and the
+   * time from send to visible in Redis is recorded per view. Only probes sent after the warm-up count.
+   */
+  Freshness freshness(String label, List<String> viewNames, int rate, Duration warmup, Duration measured,
+      TriggerSpec trigger) throws Exception {
+    FeatureDefinitions defs = FeatureDefinitions.load();
+    List<FeatureView> views = viewNames.stream().map(defs::view).toList();
+    String topic = "fresh-" + System.nanoTime();
+    stack.createTopic(topic, 2);
+    OnlineFeaturesConfig base = OnlineFeaturesConfig.defaults(work.resolve("lake-" + topic).toUri().toString(),
+        stack.kafkaBootstrap(), stack.redisUri());
+    OnlineFeaturesConfig config = new OnlineFeaturesConfig(base.lake(), base.bootstrap(), topic, base.redis(),
+        defs, views, base.checkpointRoot(), trigger, 0, "earliest", base.allowedLateness(), base.redisBatch(),
+        base.parser(), -1, null, Map.of());
+    StreamMetrics metrics = new StreamMetrics("bench-online");
+    List<SupervisedQuery> queries = OnlineFeaturesJob.run(spark, config, metrics);
+
+    List<String> refs = views.stream().map(v -> v.name() + ":" + v.features().get(0).name()).toList();
+    Map<String, Long> sentAt = new ConcurrentHashMap<>(); // probe user -> send nanos (measured probes only)
+    Map<String, long[]> seenAt = new ConcurrentHashMap<>(); // probe user -> per view: visible nanos
+    AtomicBoolean producing = new AtomicBoolean(true);
+    AtomicLong produced = new AtomicLong();
+    long start = System.nanoTime();
+    long measureFrom = start + warmup.toNanos();
+    long end = measureFrom + measured.toNanos();
+
+    Thread poller = new Thread(() -> poll(defs, refs, sentAt, seenAt, producing), "bench-poller");
+    poller.setDaemon(true);
+    poller.start();
+    SplittableRandom rnd = new SplittableRandom(7);
+    long probeSeq = 0;
+    try (EventProducer producer = new EventProducer(stack.kafkaBootstrap(), topic, Map.of("linger.ms", "0"))) {
+      long tick = Duration.ofMillis(10).toNanos();
+      int perTick = Math.max(1, rate / 100);
+      long next = start;
+      long nextProbe = start;
+      while (System.nanoTime() < end) {
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < perTick; i++) {
+          producer.send(record(event(rnd, "u" + rnd.nextInt(10_000), now)));
+        }
+        produced.addAndGet(perTick);
+        long t = System.nanoTime();
+        if (t >= nextProbe) {
+          String user = "probe-" + topic + "-" + (probeSeq++);
+          if (t >= measureFrom) {
+            sentAt.put(user, t);
+          }
+          producer.send(record(event(rnd, user, now)));
+          nextProbe += Duration.ofMillis(100).toNanos();
+        }
+        next += tick;
+        long sleep = next - System.nanoTime();
+        if (sleep > 0) {
+          TimeUnit.NANOSECONDS.sleep(sleep);
+        }
+      }
+      producer.flush();
+    }
+    // let the last probes land, then stop
+    long drainUntil = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < drainUntil && seenAt.values().stream().filter(a -> allSeen(a)).count() < sentAt.size()) {
+      Thread.sleep(100);
+    }
+    producing.set(false);
+    poller.join(5_000);
+    for (SupervisedQuery q : queries) {
+      q.stop();
+    }
+    metrics.close();
+
+    long[] all = new long[sentAt.size() * views.size()];
+    int n = 0;
+    Map<String, Latency> perView = new java.util.LinkedHashMap<>();
+    long seenProbes = 0;
+    for (int v = 0; v < views.size(); v++) {
+      long[] lat = new long[sentAt.size()];
+      int m = 0;
+      for (var e : sentAt.entrySet()) {
+        long[] seen = seenAt.get(e.getKey());
+        if (seen != null && seen[v] > 0) {
+          lat[m++] = seen[v] - e.getValue();
+          all[n++] = seen[v] - e.getValue();
+        }
+      }
+      perView.put(views.get(v).name(), Latency.of(lat, m));
+    }
+    for (var e : sentAt.entrySet()) {
+      long[] seen = seenAt.get(e.getKey());
+      if (seen != null && allSeen(seen)) {
+        seenProbes++;
+      }
+    }
+    return new Freshness(label, views.size(), produced.get(), sentAt.size(), seenProbes, Latency.of(all, n),
+        perView);
+  }
+
+  private static boolean allSeen(long[] a) {
+    for (long x : a) {
+      if (x == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void poll(FeatureDefinitions defs, List<String> refs, Map<String, Long> sentAt,
+      Map<String, long[]> seenAt, AtomicBoolean producing) {
+    try (OnlineFeatureClient client = new OnlineFeatureClient(stack.redisUri(), defs)) {
+      while (producing.get()) {
+        List<String> pending = sentAt.keySet().stream()
+            .filter(u -> !seenAt.containsKey(u) || !allSeen(seenAt.get(u))).toList();
+        if (!pending.isEmpty()) {
+          List<Map<String, OnlineFeatureClient.FeatureValue>> got = client.get(pending, refs);
+          long now = System.nanoTime();
+          for (int i = 0; i < pending.size(); i++) {
+            long[] seen = seenAt.computeIfAbsent(pending.get(i), u -> new long[refs.size()]);
+            for (int v = 0; v < refs.size(); v++) {
+              if (seen[v] == 0 && got.get(i).get(refs.get(v)).status() != OnlineFeatureClient.Status.NOT_FOUND) {
+                seen[v] = now;
+              }
+            }
+          }
+        }
+        Thread.sleep(5);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static final EventType[] TYPES = {EventType.PAGE_VIEW, EventType.PAGE_VIEW, EventType.PAGE_VIEW,
+      EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE};
+
+  private static Event event(SplittableRandom rnd, String user, long now) {
+    String item = "i" + rnd.nextInt(5_000);
+    EventType type = user.startsWith("probe-") ? EventType.PAGE_VIEW : TYPES[rnd.nextInt(TYPES.length)];
+    return new Event(new UUID(rnd.nextLong(), rnd.nextLong()).toString(), 1, type, user, "s-" + user, item,
+        "c" + Math.floorMod(item.hashCode(), 20), type == EventType.PURCHASE ? 9.99 : null,
+        type == EventType.PURCHASE ? 1 : null, null, null, now, Map.of("device", "web"));
+  }
+
+  private static ProducedRecord record(Event e) {
+    return new ProducedRecord(e.userId(), EventJson.toBytes(e), null);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // 2 and 3. Lookups
+
+  static final int ENTITIES = 10_000;
+  static final int WIDE = 250;
+
+  /** The packaged definitions plus a view of 250 INT64 features, written for 10,000 users. */
+  FeatureDefinitions wideDefinitions() throws IOException {
+    String text;
+    try (var in = FeatureDefinitions.class.getResourceAsStream(FeatureDefinitions.RESOURCE)) {
+      text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    StringBuilder s = new StringBuilder(text.stripTrailing()).append("\n  bench_wide:\n    entity: user\n")
+        .append("    source: events\n    window: 1h\n    slide: 5m\n    ttl: 1d\n    filter: [page_view]\n")
+        .append("    features:\n");
+    for (int i = 0; i < WIDE; i++) {
+      s.append(String.format("      f%03d: {agg: count, dtype: INT64}%n", i));
+    }
+    Path file = work.resolve("features-bench.yaml");
+    Files.writeString(file, s);
+    FeatureDefinitions defs = FeatureDefinitions.load(file);
+    FeatureView view = defs.view("bench_wide");
+    SplittableRandom rnd = new SplittableRandom(11);
+    Instant now = Instant.now();
+    try (OnlineStore store = OnlineStore.connect(stack.redisUri())) {
+      List<OnlineRow> rows = new ArrayList<>();
+      for (int u = 0; u < ENTITIES; u++) {
+        List<Object> values = new ArrayList<>(WIDE);
+        for (int i = 0; i < WIDE; i++) {
+          values.add((long) rnd.nextInt(1_000));
+        }
+        rows.add(OnlineRow.encode(defs.project(), defs.entities().get("user"), view, "bench-u" + u, now, values));
+        if (rows.size() == 500) {
+          store.write(rows, Duration.ofDays(1).toMillis(), 500);
+          rows.clear();
+        }
+      }
+      store.write(rows, Duration.ofDays(1).toMillis(), 500);
+    }
+    return defs;
+  }
+
+  static List<String> wideRefs(int features) {
+    List<String> refs = new ArrayList<>();
+    for (int i = 0; i < features; i++) {
+      refs.add(String.format("bench_wide:f%03d", i));
+    }
+    return refs;
+  }
+
+  /** Our client: threads x (calls of `entities` random users x `features`), for the given time after a warm-up. */
+  Lookup ourClient(FeatureDefinitions defs, int threads, int entities, int features, Duration time)
+      throws Exception {
+    List<String> refs = wideRefs(features);
+    try (OnlineFeatureClient client = new OnlineFeatureClient(stack.redisUri(), defs)) {
+      runCalls(client, refs, 1, entities, Duration.ofSeconds(3)); // warm-up
+      return runCalls(client, refs, threads, entities, time);
+    }
+  }
+
+  private Lookup runCalls(OnlineFeatureClient client, List<String> refs, int threads, int entities,
+      Duration time) throws Exception {
+    long[][] lat = new long[threads][];
+    int[] counts = new int[threads];
+    CountDownLatch done = new CountDownLatch(threads);
+    long until = System.nanoTime() + time.toNanos();
+    long t0 = System.nanoTime();
+    for (int t = 0; t < threads; t++) {
+      int me = t;
+      Thread th = new Thread(() -> {
+        SplittableRandom rnd = new SplittableRandom(me);
+        long[] l = new long[1 << 20];
+        int n = 0;
+        List<String> users = new ArrayList<>(entities);
+        while (System.nanoTime() < until && n < l.length) {
+          users.clear();
+          for (int i = 0; i < entities; i++) {
+            users.add("bench-u" + rnd.nextInt(ENTITIES));
+          }
+          long s = System.nanoTime();
+          var got = client.get(users, refs);
+          l[n++] = System.nanoTime() - s;
+          if (got.get(0).get(refs.get(0)).status() != OnlineFeatureClient.Status.PRESENT) {
+            throw new IllegalStateException("bench row missing for " + users.get(0));
+          }
+        }
+        lat[me] = l;
+        counts[me] = n;
+        done.countDown();
+      }, "bench-lookup-" + t);
+      th.start();
+    }
+    done.await();
+    double secs = (System.nanoTime() - t0) / 1e9;
+    int total = Arrays.stream(counts).sum();
+    long[] all = new long[total];
+    int k = 0;
+    for (int t = 0; t < threads; t++) {
+      System.arraycopy(lat[t], 0, all, k, counts[t]);
+      k += counts[t];
+    }
+    return new Lookup("our Java client (OnlineFeatureClient.get)", threads, entities, refs.size(),
+        Latency.of(all, total), total / secs, (double) total * entities / secs);
+  }
+
+  /**
+   * redis-benchmark running the client's own command: EVAL of the same HMGET script on a hash of the same number
+   * of fields, with ASCII field names (binary Feast keys cannot be passed on its command line).
+   */
+  Lookup redisBenchmark(int clients, int pipeline, int features, long requests) throws Exception {
+    String uri = stack.redisUri().replaceFirst("^redis://", "");
+    String host = uri.substring(0, uri.lastIndexOf(':'));
+    String port = uri.substring(uri.lastIndexOf(':') + 1);
+    Config c = new Config();
+    c.useSingleServer().setAddress(stack.redisUri());
+    RedissonClient r = Redisson.create(c);
+    try {
+      Map<String, String> hash = new HashMap<>();
+      for (int i = 0; i < WIDE; i++) {
+        hash.put(String.format("f%03d", i), "\u0008" + (char) ('a' + i % 26) + "xyz"); // ~ an encoded int64 Value
+      }
+      r.getMap("bench:ascii", StringCodec.INSTANCE).putAll(hash);
+    } finally {
+      r.shutdown();
+    }
+    List<String> cmd = new ArrayList<>(List.of("redis-benchmark", "-h", host, "-p", port, "-n",
+        Long.toString(requests), "-c", Integer.toString(clients), "-P", Integer.toString(pipeline), "--csv",
+        "EVAL", "return redis.call('HMGET', KEYS[1], unpack(ARGV))", "1", "bench:ascii"));
+    for (int i = 0; i < features; i++) {
+      cmd.add(String.format("f%03d", i));
+    }
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("redis-benchmark failed: " + out);
+    }
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    // the test name (the command) has commas of its own: take the seven numbers from the end
+    String[] f = out.strip().lines().reduce((a, b) -> b).orElseThrow().replace("\"", "").split(",");
+    int k = f.length - 7;
+    double rps = Double.parseDouble(f[k]);
+    Latency l = new Latency(requests, Double.parseDouble(f[k + 3]), Double.parseDouble(f[k + 4]),
+        Double.parseDouble(f[k + 5]), Double.parseDouble(f[k + 6]));
+    return new Lookup("redis-benchmark, same script (-P " + pipeline + ")", clients, 1, features, l,
+        rps / 1, rps);
+  }
+
+  /** dev.feast.FeastClient against our gRPC server: 1 row x `features`, one thread. */
+  Lookup feastClient(FeatureDefinitions defs, int features, int calls) throws Exception {
+    List<String> refs = wideRefs(features);
+    try (FeatureServer server = FeatureServer.start(stack.redisUri(), defs, 0);
+        FeastClient feast = FeastClient.create("127.0.0.1", server.port())) {
+      SplittableRandom rnd = new SplittableRandom(3);
+      for (int i = 0; i < calls / 5; i++) {
+        feast.getOnlineFeatures(refs, List.of(dev.feast.Row.create().set("user_id", "bench-u" + rnd.nextInt(ENTITIES))));
+      }
+      long[] lat = new long[calls];
+      long t0 = System.nanoTime();
+      for (int i = 0; i < calls; i++) {
+        var row = List.of(dev.feast.Row.create().set("user_id", "bench-u" + rnd.nextInt(ENTITIES)));
+        long s = System.nanoTime();
+        var got = feast.getOnlineFeatures(refs, row);
+        lat[i] = System.nanoTime() - s;
+        if (got.get(0).getStatus("f000") != FieldStatus.PRESENT) {
+          throw new IllegalStateException("bench row missing through the gRPC server");
+        }
+      }
+      double secs = (System.nanoTime() - t0) / 1e9;
+      return new Lookup("dev.feast.FeastClient -> our gRPC server", 1, 1, features, Latency.of(lat, calls),
+          calls / secs, calls / secs);
+    }
+  }
+}
