@@ -27,6 +27,11 @@ public record LakeLayout(String root) implements Serializable {
     return root + "/bronze/quarantine";
   }
 
+  /** bronze.events deduplicated by event_id and sessionized, partitioned by event_date. */
+  public String silverEvents() {
+    return root + "/silver/events";
+  }
+
   /** Per-micro-batch progress of the streaming jobs. */
   public String opsStreamProgress() {
     return root + "/ops/stream_progress";

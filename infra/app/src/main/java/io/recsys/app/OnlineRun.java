@@ -14,7 +14,7 @@ import io.recsys.serving.OnlineFeatureClient;
 import io.recsys.serving.OnlineFeatureClient.FeatureValue;
 import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.TriggerSpec;
-import io.recsys.streaming.common.UserError;
+import io.recsys.spark.UserError;
 import io.recsys.streaming.metrics.StreamMetrics;
 import io.recsys.streaming.online.OnlineFeaturesConfig;
 import io.recsys.streaming.online.OnlineFeaturesJob;

@@ -1,15 +1,15 @@
 package io.recsys.streaming.bronze;
 
 import io.recsys.lake.LakeLayout;
-import io.recsys.streaming.common.JobRunner;
+import io.recsys.spark.JobRunner;
 import io.recsys.streaming.common.KafkaAccess;
-import io.recsys.streaming.common.LakeOptions;
-import io.recsys.streaming.common.LakeAccess;
-import io.recsys.streaming.common.Settings;
+import io.recsys.spark.LakeOptions;
+import io.recsys.spark.LakeAccess;
+import io.recsys.spark.Settings;
 import io.recsys.streaming.common.SupervisedQuery;
-import io.recsys.streaming.common.SparkSessions;
+import io.recsys.spark.SparkSessions;
 import io.recsys.streaming.common.TriggerSpec;
-import io.recsys.streaming.common.UserError;
+import io.recsys.spark.UserError;
 import io.recsys.streaming.metrics.ProgressListener;
 import io.recsys.streaming.metrics.StreamMetrics;
 import java.util.LinkedHashMap;

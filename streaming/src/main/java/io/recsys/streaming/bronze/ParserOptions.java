@@ -1,8 +1,8 @@
 package io.recsys.streaming.bronze;
 
 import io.recsys.contract.ParserConfig;
-import io.recsys.streaming.common.Settings;
-import io.recsys.streaming.common.UserError;
+import io.recsys.spark.Settings;
+import io.recsys.spark.UserError;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;

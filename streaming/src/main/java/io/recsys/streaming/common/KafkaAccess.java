@@ -1,5 +1,8 @@
 package io.recsys.streaming.common;
 
+import io.recsys.spark.LakeAccess;
+import io.recsys.spark.UserError;
+
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.DataStreamReader;
 

@@ -1,5 +1,7 @@
 package io.recsys.streaming.common;
 
+import io.recsys.spark.UserError;
+
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;

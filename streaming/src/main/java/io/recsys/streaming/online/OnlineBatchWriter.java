@@ -1,5 +1,7 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.features.OnlineWrite;
+
 import io.recsys.lake.LakeLayout;
 import io.recsys.streaming.metrics.StreamMetrics;
 import java.sql.Timestamp;

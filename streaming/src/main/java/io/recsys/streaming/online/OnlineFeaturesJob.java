@@ -1,5 +1,9 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.features.FeatureAggregations;
+import io.recsys.spark.features.OnlineWrite;
+import io.recsys.spark.features.TopK;
+
 import static org.apache.spark.sql.functions.col;
 
 import io.recsys.features.FeatureDefinitionException;
@@ -10,15 +14,15 @@ import io.recsys.online.OnlineStore;
 import io.recsys.streaming.bronze.BronzeParse;
 import io.recsys.streaming.bronze.BronzeSchema;
 import io.recsys.streaming.bronze.ParserOptions;
-import io.recsys.streaming.common.JobRunner;
+import io.recsys.spark.JobRunner;
 import io.recsys.streaming.common.KafkaAccess;
-import io.recsys.streaming.common.LakeAccess;
-import io.recsys.streaming.common.LakeOptions;
-import io.recsys.streaming.common.Settings;
-import io.recsys.streaming.common.SparkSessions;
+import io.recsys.spark.LakeAccess;
+import io.recsys.spark.LakeOptions;
+import io.recsys.spark.Settings;
+import io.recsys.spark.SparkSessions;
 import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.TriggerSpec;
-import io.recsys.streaming.common.UserError;
+import io.recsys.spark.UserError;
 import io.recsys.streaming.metrics.ProgressListener;
 import io.recsys.streaming.metrics.StreamMetrics;
 import java.nio.file.Path;

@@ -2,9 +2,9 @@ package io.recsys.streaming.producer;
 
 import io.recsys.contract.Event;
 import io.recsys.contract.ReasonCode;
-import io.recsys.streaming.common.JobRunner;
+import io.recsys.spark.JobRunner;
 import io.recsys.streaming.common.KafkaAccess;
-import io.recsys.streaming.common.UserError;
+import io.recsys.spark.UserError;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

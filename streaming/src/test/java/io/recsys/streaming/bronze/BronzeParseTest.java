@@ -3,7 +3,7 @@ package io.recsys.streaming.bronze;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.recsys.contract.ParserConfig;
-import io.recsys.streaming.SparkTestSession;
+import io.recsys.spark.SparkTestSession;
 import java.nio.charset.StandardCharsets;
 import java.sql.Date;
 import java.sql.Timestamp;

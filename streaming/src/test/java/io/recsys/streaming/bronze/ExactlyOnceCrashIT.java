@@ -14,7 +14,7 @@ import io.recsys.contract.ReasonCode;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
 import io.recsys.lake.LakeLayout;
-import io.recsys.streaming.SparkTestSession;
+import io.recsys.spark.SparkTestSession;
 import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.streaming.metrics.StreamMetrics;
 import java.io.File;

@@ -1,5 +1,9 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.features.FeatureAggregations;
+import io.recsys.spark.features.OnlineWrite;
+import io.recsys.spark.features.TopK;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.recsys.features.Entity;
@@ -8,7 +12,7 @@ import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
 import io.recsys.online.OnlineRow;
-import io.recsys.streaming.SparkTestSession;
+import io.recsys.spark.SparkTestSession;
 import io.recsys.streaming.bronze.IngestFixtures;
 import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.TriggerSpec;

@@ -7,7 +7,7 @@ import io.recsys.contract.EventType;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
 import io.recsys.lake.LakeLayout;
-import io.recsys.streaming.SparkTestSession;
+import io.recsys.spark.SparkTestSession;
 import io.recsys.streaming.bronze.BronzeIngestConfig;
 import io.recsys.streaming.bronze.BronzeIngestJob;
 import io.recsys.streaming.common.TriggerSpec;

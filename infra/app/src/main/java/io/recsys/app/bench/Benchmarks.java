@@ -2,9 +2,9 @@ package io.recsys.app.bench;
 
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStacks;
-import io.recsys.streaming.common.JobRunner;
-import io.recsys.streaming.common.SparkSessions;
-import io.recsys.streaming.common.UserError;
+import io.recsys.spark.JobRunner;
+import io.recsys.spark.SparkSessions;
+import io.recsys.spark.UserError;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;

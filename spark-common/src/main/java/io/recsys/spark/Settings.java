@@ -1,4 +1,4 @@
-package io.recsys.streaming.common;
+package io.recsys.spark;
 
 import org.apache.spark.SparkConf;
 

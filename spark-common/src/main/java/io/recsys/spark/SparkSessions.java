@@ -1,4 +1,4 @@
-package io.recsys.streaming.common;
+package io.recsys.spark;
 
 import java.util.Map;
 import org.apache.spark.SparkConf;

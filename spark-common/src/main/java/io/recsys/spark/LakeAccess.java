@@ -1,4 +1,4 @@
-package io.recsys.streaming.common;
+package io.recsys.spark;
 
 import java.io.IOException;
 import java.net.URI;
@@ -66,7 +66,8 @@ public final class LakeAccess {
     }
   }
 
-  static String rootMessage(Throwable e) {
+  /** The innermost cause's message (what a user can act on), or its class name when it has none. */
+  public static String rootMessage(Throwable e) {
     Throwable t = e;
     while (t.getCause() != null && t.getCause() != t) {
       t = t.getCause();

@@ -1,4 +1,4 @@
-package io.recsys.streaming.common;
+package io.recsys.spark;
 
 import io.recsys.lake.LakeLayout;
 import java.util.Map;

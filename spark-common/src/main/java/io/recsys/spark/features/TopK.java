@@ -1,4 +1,4 @@
-package io.recsys.streaming.online;
+package io.recsys.spark.features;
 
 import java.util.ArrayList;
 import java.util.HashMap;

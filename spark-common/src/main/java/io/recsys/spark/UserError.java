@@ -1,4 +1,4 @@
-package io.recsys.streaming.common;
+package io.recsys.spark;
 
 /**
  * A problem the user can fix (bad argument, unreachable service, missing path). Jobs print its message as one

@@ -1,4 +1,4 @@
-package io.recsys.streaming.common;
+package io.recsys.spark;
 
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;

@@ -1,4 +1,4 @@
-package io.recsys.streaming.online;
+package io.recsys.spark.features;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.collect_list;

@@ -1,10 +1,10 @@
-package io.recsys.streaming.online;
+package io.recsys.spark.features;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
-import io.recsys.streaming.SparkTestSession;
+import io.recsys.spark.SparkTestSession;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Timestamp;

@@ -1,4 +1,4 @@
-package io.recsys.streaming.online;
+package io.recsys.spark.features;
 
 import io.recsys.features.Entity;
 import io.recsys.features.Feature;

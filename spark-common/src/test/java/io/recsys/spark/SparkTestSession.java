@@ -1,4 +1,4 @@
-package io.recsys.streaming;
+package io.recsys.spark;
 
 import org.apache.spark.sql.SparkSession;
 
