@@ -14,7 +14,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /** Rows in bronze.events' schema (the ingest job's table), built by hand for the batch tests. */
-final class BronzeRows {
+public final class BronzeRows {
 
   static final StructType SCHEMA = new StructType()
       .add("event_id", DataTypes.StringType, false)
@@ -40,7 +40,7 @@ final class BronzeRows {
   private BronzeRows() {}
 
   /** A page_view (or the given type) of user at time; offset and ingest time tell duplicates apart. */
-  static Row event(String id, String type, String user, String session, String item, String time, long offset,
+  public static Row event(String id, String type, String user, String session, String item, String time, long offset,
       String ingest) {
     Instant t = Instant.parse(time);
     return RowFactory.create(id, 1, type, user, session, item, item == null ? null : "c1", null, null, null, null,
@@ -49,11 +49,11 @@ final class BronzeRows {
         Timestamp.from(Instant.parse(ingest)));
   }
 
-  static Dataset<Row> frame(SparkSession spark, List<Row> rows) {
+  public static Dataset<Row> frame(SparkSession spark, List<Row> rows) {
     return spark.createDataFrame(rows, SCHEMA);
   }
 
-  static Map<String, Row> byId(List<Row> rows) {
+  public static Map<String, Row> byId(List<Row> rows) {
     return rows.stream().collect(java.util.stream.Collectors.toMap(r -> r.getAs("event_id"), r -> r));
   }
 }
