@@ -2,6 +2,7 @@ package io.recsys.batch.als;
 
 import io.recsys.batch.als.AlsTrainer.Params;
 import io.recsys.lake.LakeLayout;
+import io.recsys.spark.DateRangeOptions;
 import io.recsys.spark.JobRunner;
 import io.recsys.spark.LakeAccess;
 import io.recsys.spark.LakeOptions;
@@ -9,7 +10,6 @@ import io.recsys.spark.Settings;
 import io.recsys.spark.SparkSessions;
 import io.recsys.spark.UserError;
 import java.time.LocalDate;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -54,12 +54,7 @@ public final class AlsCommand implements Callable<Integer> {
     if (date == null) {
       throw UserError.of("No date given", "Pass --date yyyy-MM-dd (Airflow: {{ ds }})");
     }
-    LocalDate asOf;
-    try {
-      asOf = LocalDate.parse(date.trim());
-    } catch (DateTimeParseException e) {
-      throw UserError.badArgument("--date", date, "a date as yyyy-MM-dd");
-    }
+    LocalDate asOf = DateRangeOptions.parse("--date", date);
     AlsJob.Config d = AlsJob.Config.defaults(lake, asOf);
     List<Params> params = d.grid();
     if (grid != null && !grid.isEmpty()) {

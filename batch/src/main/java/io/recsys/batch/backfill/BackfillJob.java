@@ -6,11 +6,12 @@ import static org.apache.spark.sql.functions.row_number;
 
 import io.delta.tables.DeltaTable;
 import io.recsys.features.Entity;
-import io.recsys.features.FeatureDefinitionException;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.lake.LakeLayout;
 import io.recsys.online.OnlineStore;
+import io.recsys.spark.DateRangeOptions;
+import io.recsys.spark.FeatureOptions;
 import io.recsys.spark.JobRunner;
 import io.recsys.spark.LakeAccess;
 import io.recsys.spark.LakeOptions;
@@ -21,13 +22,11 @@ import io.recsys.spark.features.FeatureAggregations;
 import io.recsys.spark.features.OnlineCheck;
 import io.recsys.spark.features.OnlineWrite;
 import io.recsys.spark.features.TopK;
-import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -72,18 +71,8 @@ public final class BackfillJob implements Callable<Integer> {
   public enum Mode { CHECK, CORRECT }
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
-  @Option(names = "--date", description = "The event date (UTC) to recompute, yyyy-MM-dd.")
-  String date;
-  @Option(names = "--from", description = "First date of a range (with --to).")
-  String from;
-  @Option(names = "--to", description = "Last date of a range, inclusive.")
-  String to;
-  @Option(names = "--redis", description = "Online store, host:port or redis://host:port (spark.recsys.redis).")
-  String redis;
-  @Option(names = "--features", description = "Definitions file (spark.recsys.features; default: the built-in).")
-  String features;
-  @Option(names = "--views", split = ",", description = "Views to recompute (default: all).")
-  List<String> views;
+  @Mixin DateRangeOptions dates = new DateRangeOptions();
+  @Mixin FeatureOptions featureOptions = new FeatureOptions();
   @Option(names = "--mode", description = "check (report only) or correct (default: correct).")
   String mode;
 
@@ -120,42 +109,10 @@ public final class BackfillJob implements Callable<Integer> {
 
   Config resolve(Settings s) {
     LakeLayout layout = lakeOptions.layout(s);
-    LocalDate first;
-    LocalDate last;
-    if (date != null && from == null && to == null) {
-      first = parseDate("--date", date);
-      last = first;
-    } else if (date == null && from != null && to != null) {
-      first = parseDate("--from", from);
-      last = parseDate("--to", to);
-      if (last.isBefore(first)) {
-        throw UserError.of("--to " + to + " is before --from " + from, "Swap them");
-      }
-    } else {
-      throw UserError.of("No date range given", "Pass --date yyyy-MM-dd, or --from and --to (not both)");
-    }
-    String redisAddress = s.string(redis, "spark.recsys.redis", null);
-    if (redisAddress == null || redisAddress.isBlank()) {
-      throw UserError.of("No Redis given", "Pass --redis host:port");
-    }
-    String file = s.string(features, "spark.recsys.features", null);
-    FeatureDefinitions defs;
-    try {
-      defs = file == null ? FeatureDefinitions.load() : FeatureDefinitions.load(Path.of(file));
-    } catch (FeatureDefinitionException e) {
-      throw UserError.of(e.getMessage(), "Fix the definitions file and run again", e);
-    }
-    List<FeatureView> selected = new ArrayList<>();
-    if (views == null || views.isEmpty()) {
-      selected.addAll(defs.views().values());
-    } else {
-      for (String v : views) {
-        if (!defs.views().containsKey(v.trim())) {
-          throw UserError.badArgument("--views", v, "views of the definitions file: " + defs.views().keySet());
-        }
-        selected.add(defs.view(v.trim()));
-      }
-    }
+    DateRangeOptions.DateRange range = dates.resolve();
+    String redisAddress = featureOptions.redis(s);
+    FeatureDefinitions defs = featureOptions.definitions(s);
+    List<FeatureView> selected = featureOptions.views(s, "spark.recsys.backfill.views", defs);
     Mode m;
     String modeText = mode == null ? "correct" : mode.trim().toLowerCase(java.util.Locale.ROOT);
     switch (modeText) {
@@ -163,15 +120,8 @@ public final class BackfillJob implements Callable<Integer> {
       case "correct" -> m = Mode.CORRECT;
       default -> throw UserError.badArgument("--mode", mode, "check or correct");
     }
-    return new Config(layout, first, last, redisAddress, defs, selected, m, lakeOptions.s3Endpoint(s));
-  }
-
-  private static LocalDate parseDate(String option, String text) {
-    try {
-      return LocalDate.parse(text.trim());
-    } catch (DateTimeParseException e) {
-      throw UserError.badArgument(option, text, "a date as yyyy-MM-dd");
-    }
+    return new Config(layout, range.from(), range.to(), redisAddress, defs, selected, m,
+        lakeOptions.s3Endpoint(s));
   }
 
   public static List<ViewResult> run(SparkSession spark, Config config) {

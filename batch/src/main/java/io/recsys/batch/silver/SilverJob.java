@@ -7,6 +7,7 @@ import static org.apache.spark.sql.functions.when;
 
 import io.delta.tables.DeltaTable;
 import io.recsys.lake.LakeLayout;
+import io.recsys.spark.DateRangeOptions;
 import io.recsys.spark.JobRunner;
 import io.recsys.spark.LakeAccess;
 import io.recsys.spark.LakeOptions;
@@ -15,7 +16,6 @@ import io.recsys.spark.SparkSessions;
 import io.recsys.spark.UserError;
 import java.time.Duration;
 import java.time.LocalDate;
-import java.time.format.DateTimeParseException;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -51,12 +51,7 @@ public final class SilverJob implements Callable<Integer> {
   private static final Pattern DURATION = Pattern.compile("(\\d+)(s|m|h)");
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
-  @Option(names = "--date", description = "The event date (UTC) to build, yyyy-MM-dd; Airflow passes {{ ds }}.")
-  String date;
-  @Option(names = "--from", description = "First date of a range (with --to), yyyy-MM-dd.")
-  String from;
-  @Option(names = "--to", description = "Last date of a range, inclusive.")
-  String to;
+  @Mixin DateRangeOptions dates = new DateRangeOptions();
   @Option(names = "--session-gap", description = "Inactivity that ends a session (spark.recsys.silver.sessionGap; "
       + "default 30m).")
   String sessionGap;
@@ -85,23 +80,7 @@ public final class SilverJob implements Callable<Integer> {
 
   Config resolve(Settings s) {
     LakeLayout layout = lakeOptions.layout(s);
-    LocalDate first;
-    LocalDate last;
-    if (date != null) {
-      if (from != null || to != null) {
-        throw UserError.of("--date and --from/--to both given", "Pass either --date D or --from D1 --to D2");
-      }
-      first = parseDate("--date", date);
-      last = first;
-    } else if (from != null && to != null) {
-      first = parseDate("--from", from);
-      last = parseDate("--to", to);
-      if (last.isBefore(first)) {
-        throw UserError.of("--to " + to + " is before --from " + from, "Swap them");
-      }
-    } else {
-      throw UserError.of("No date given", "Pass --date yyyy-MM-dd, or --from and --to");
-    }
+    DateRangeOptions.DateRange range = dates.resolve();
     String gapText = s.string(sessionGap, "spark.recsys.silver.sessionGap", "30m");
     Matcher m = DURATION.matcher(gapText.trim());
     if (!m.matches() || Long.parseLong(m.group(1)) == 0) {
@@ -113,15 +92,7 @@ public final class SilverJob implements Callable<Integer> {
       case "m" -> Duration.ofMinutes(n);
       default -> Duration.ofHours(n);
     };
-    return new Config(layout, first, last, gap, lakeOptions.s3Endpoint(s));
-  }
-
-  private static LocalDate parseDate(String option, String text) {
-    try {
-      return LocalDate.parse(text.trim());
-    } catch (DateTimeParseException e) {
-      throw UserError.badArgument(option, text, "a date as yyyy-MM-dd");
-    }
+    return new Config(layout, range.from(), range.to(), gap, lakeOptions.s3Endpoint(s));
   }
 
   /** Builds the dates' silver partitions from bronze, replacing what was there. */

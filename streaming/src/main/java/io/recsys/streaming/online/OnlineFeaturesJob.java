@@ -1,5 +1,6 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.FeatureOptions;
 import io.recsys.spark.features.FeatureAggregations;
 import io.recsys.spark.features.OnlineWrite;
 import io.recsys.spark.features.TopK;
@@ -71,19 +72,13 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
   @Mixin ParserOptions parserOptions = new ParserOptions();
+  /** --redis, --features, --views (spark.recsys.online.views). */
+  @Mixin FeatureOptions featureOptions = new FeatureOptions();
 
   @Option(names = "--bootstrap", description = "Kafka bootstrap servers (spark.recsys.kafka.bootstrap).")
   String bootstrap;
   @Option(names = "--topic", description = "Topic to read (spark.recsys.kafka.topic; default events).")
   String topic;
-  @Option(names = "--redis", description = "Online store, host:port or redis://host:port (spark.recsys.redis).")
-  String redis;
-  @Option(names = "--features", description = "Definitions file (spark.recsys.features; default: the "
-      + "features.yaml packaged in the jar).")
-  String features;
-  @Option(names = "--views", split = ",", description = "Views to compute, comma-separated "
-      + "(spark.recsys.online.views; default all).")
-  List<String> views;
   @Option(names = "--checkpoint", description = "Checkpoint root; each view uses <root>/<view> "
       + "(spark.recsys.online.checkpoint; default <lake>/_checkpoints/online-features).")
   String checkpoint;
@@ -211,30 +206,9 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     if (servers == null || servers.isBlank()) {
       throw UserError.of("No Kafka given", "Pass --bootstrap host:port (./run stack status prints the local one)");
     }
-    String redisAddress = s.string(redis, "spark.recsys.redis", null);
-    if (redisAddress == null || redisAddress.isBlank()) {
-      throw UserError.of("No Redis given", "Pass --redis host:port (./run stack status prints the local one)");
-    }
-    String file = s.string(features, "spark.recsys.features", null);
-    FeatureDefinitions defs;
-    try {
-      defs = file == null ? FeatureDefinitions.load() : FeatureDefinitions.load(Path.of(file));
-    } catch (FeatureDefinitionException e) {
-      throw UserError.of(e.getMessage(), "Fix the definitions file and run again", e);
-    }
-    List<FeatureView> selected = new ArrayList<>();
-    String viewList = s.string(views == null ? null : String.join(",", views), "spark.recsys.online.views", null);
-    if (viewList == null || viewList.isBlank()) {
-      selected.addAll(defs.views().values());
-    } else {
-      for (String v : viewList.split(",")) {
-        FeatureView view = defs.view(v.trim());
-        if (view == null) {
-          throw UserError.badArgument("--views", v, "views of the definitions file: " + defs.views().keySet());
-        }
-        selected.add(view);
-      }
-    }
+    String redisAddress = featureOptions.redis(s);
+    FeatureDefinitions defs = featureOptions.definitions(s);
+    List<FeatureView> selected = featureOptions.views(s, "spark.recsys.online.views", defs);
     String starting = s.string(startingOffsets, "spark.recsys.online.startingOffsets", "earliest");
     if (!starting.equals("earliest") && !starting.equals("latest")) {
       throw UserError.badArgument("--starting-offsets", starting, "earliest or latest");

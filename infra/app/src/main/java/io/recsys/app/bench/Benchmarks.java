@@ -29,7 +29,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Run benchmarks; results go to BENCHMARKS.md.")
 public final class Benchmarks implements Callable<Integer> {
 
-  @Parameters(index = "0", defaultValue = "ingest", description = "Which benchmark: ingest, online.")
+  @Parameters(index = "0", defaultValue = "ingest", description = "Which benchmark: ingest, online, batch.")
   String which;
   @Option(names = "--rate", defaultValue = "5000", description = "online: events/s produced (default: ${DEFAULT-VALUE}).")
   int rate;
@@ -39,6 +39,9 @@ public final class Benchmarks implements Callable<Integer> {
   @Option(names = "--views", split = ",", description = "online: views of the freshness runs, one run per "
       + "option given (default: user_activity_5m, then the six user views).")
   List<String> views;
+  @Option(names = "--data-dir", description = "batch: folder holding ml-latest-small/ and online-retail/ "
+      + "(default: ../shared/data, else the samples in data/samples).")
+  Path dataDir;
   @Option(names = "--events", defaultValue = "1000000", description = "Records to ingest (default: ${DEFAULT-VALUE}).")
   long events;
   @Option(names = "--per-batch", defaultValue = "500000", description = "maxOffsetsPerTrigger (default: ${DEFAULT-VALUE}).")
@@ -52,8 +55,8 @@ public final class Benchmarks implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!which.equals("ingest") && !which.equals("online")) {
-      throw UserError.badArgument("bench", which, "ingest or online");
+    if (!List.of("ingest", "online", "batch").contains(which)) {
+      throw UserError.badArgument("bench", which, "ingest, online or batch");
     }
     Configurator.setLevel("org.apache.spark", Level.ERROR);
     Configurator.setLevel("io.recsys", Level.WARN);
@@ -62,6 +65,14 @@ public final class Benchmarks implements Callable<Integer> {
     Path work = Path.of("bench-data").toAbsolutePath();
     deleteTree(work);
     Files.createDirectories(work);
+    if (which.equals("batch")) {
+      try {
+        batch(work);
+      } finally {
+        deleteTree(work);
+      }
+      return 0;
+    }
     if (which.equals("online")) {
       try (LocalStack stack = LocalStacks.start(work.resolve("stack"))) {
         online(stack, work);
@@ -210,6 +221,45 @@ public final class Benchmarks implements Callable<Integer> {
         share >= 0.5 ? "met" : "**not met**", share * 100,
         grpc.latency().p99() <= 1 ? "met" : "**not met**", grpc.latency().p99()));
     Section.replace(out, "## Online:", s.toString());
+    System.out.println("written to " + out);
+  }
+
+  private void batch(Path work) throws Exception {
+    SparkSession spark = SparkSessions.create("recsys bench batch", Map.of());
+    BatchBenchmark b = new BatchBenchmark(spark, work);
+    List<BatchBenchmark.Run> runs = new ArrayList<>();
+    Path ml = BatchBenchmark.dataFolder(dataDir, "ml-latest-small");
+    System.out.println("ALS on MovieLens from " + ml + "...");
+    runs.add(b.run("movielens", io.recsys.streaming.producer.DatasetReplay.movieLens(ml).events()));
+    Path retail = BatchBenchmark.dataFolder(dataDir, "online-retail");
+    System.out.println("ALS on Online Retail from " + retail + "...");
+    runs.add(b.run("online-retail", io.recsys.streaming.producer.DatasetReplay.onlineRetail(retail).events()));
+
+    StringBuilder s = new StringBuilder("## Batch: ALS against a popularity baseline\n\n");
+    s.append("Measured ").append(LocalDate.now()).append(" with `./run bench batch` on ").append(machine())
+        .append(", Spark local[*]. Each data set becomes silver.events (MovieLens: one rating event per rating; ")
+        .append("Online Retail: purchase events per invoice line with a customer, cancellations as removals, which ")
+        .append("do not count). The nightly ALS run (`AlsJob`, default grid) holds out the most recent 20% of each ")
+        .append("user's items (users with at least 5), trains on the rest, and scores each candidate, and the ")
+        .append("popularity baseline, on the held-out items at k = 10; training items are excluded from both ")
+        .append("lists. Sources: ").append(ml).append(", ").append(retail).append(".\n\n");
+    s.append("| data set | events | test users | model | fit s | NDCG@10 | precision@10 | recall@10 | MAP@10 | coverage |\n")
+        .append("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    for (BatchBenchmark.Run r : runs) {
+      for (Map<String, Object> c : r.outcome().search()) {
+        var m = (io.recsys.batch.als.RankingEvaluation.Metrics) c.get("metrics");
+        var p = (io.recsys.batch.als.AlsTrainer.Params) c.get("params");
+        s.append(String.format("| %s | %,d | %,d | ALS rank %d, reg %s, alpha %s, %d iter | %.1f | %.4f | %.4f | %.4f | %.4f | %.3f |%n",
+            r.dataset(), r.events(), m.users(), p.rank(), p.regParam(), p.alpha(), p.maxIter(),
+            (Double) c.get("fit_seconds"), m.ndcg(), m.precision(), m.recall(), m.map(), m.coverage()));
+      }
+      var pop = r.outcome().popularity();
+      s.append(String.format("| %s | %,d | %,d | popularity | - | %.4f | %.4f | %.4f | %.4f | %.3f |%n", r.dataset(),
+          r.events(), pop.users(), pop.ndcg(), pop.precision(), pop.recall(), pop.map(), pop.coverage()));
+      System.out.printf("%s: best %s NDCG@10 %.4f vs popularity %.4f (whole run %.0f s)%n", r.dataset(),
+          r.outcome().best(), r.outcome().candidate().ndcg(), pop.ndcg(), r.seconds());
+    }
+    Section.replace(out, "## Batch:", s.toString());
     System.out.println("written to " + out);
   }
 

@@ -1,0 +1,54 @@
+package io.recsys.spark;
+
+import io.recsys.features.FeatureDefinitionException;
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.FeatureView;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** The online-store options of the feature jobs ({@code @Mixin}): Redis, the definitions file, the views. */
+public final class FeatureOptions {
+
+  @Option(names = "--redis", description = "Online store, host:port or redis://host:port (spark.recsys.redis).")
+  String redis;
+  @Option(names = "--features", description = "Definitions file (spark.recsys.features; default: the built-in "
+      + "features.yaml).")
+  String features;
+  @Option(names = "--views", split = ",", description = "Views to compute, comma-separated (default: all).")
+  List<String> views;
+
+  public String redis(Settings s) {
+    String address = s.string(redis, "spark.recsys.redis", null);
+    if (address == null || address.isBlank()) {
+      throw UserError.of("No Redis given", "Pass --redis host:port (./run stack status prints the local one)");
+    }
+    return address;
+  }
+
+  public FeatureDefinitions definitions(Settings s) {
+    String file = s.string(features, "spark.recsys.features", null);
+    try {
+      return file == null ? FeatureDefinitions.load() : FeatureDefinitions.load(Path.of(file));
+    } catch (FeatureDefinitionException e) {
+      throw UserError.of(e.getMessage(), "Fix the definitions file and run again", e);
+    }
+  }
+
+  /** The views named by --views (or the Spark conf key), else every view of the definitions. */
+  public List<FeatureView> views(Settings s, String confKey, FeatureDefinitions defs) {
+    String list = s.string(views == null ? null : String.join(",", views), confKey, null);
+    if (list == null || list.isBlank()) {
+      return List.copyOf(defs.views().values());
+    }
+    List<FeatureView> out = new ArrayList<>();
+    for (String v : list.split(",")) {
+      if (!defs.views().containsKey(v.trim())) {
+        throw UserError.badArgument("--views", v, "views of the definitions file: " + defs.views().keySet());
+      }
+      out.add(defs.view(v.trim()));
+    }
+    return out;
+  }
+}
