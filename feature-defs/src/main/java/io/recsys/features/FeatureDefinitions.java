@@ -37,7 +37,9 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
   private static final Pattern DURATION = Pattern.compile("(\\d+)(s|m|h|d)");
   private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]*");
   private static final Set<String> VIEW_KEYS =
-      Set.of("entity", "source", "window", "slide", "gap", "ttl", "filter", "features", "description");
+      Set.of("entity", "source", "schedule", "window", "slide", "gap", "ttl", "filter", "features", "description");
+  /** Event fields a feature may aggregate beyond the contract's: amount = price x quantity (1 when absent). */
+  public static final Set<String> DERIVED_COLUMNS = Set.of("amount");
   private static final Set<String> FEATURE_KEYS =
       Set.of("agg", "column", "n", "k", "numerator", "denominator", "filter", "dtype", "description");
 
@@ -129,6 +131,13 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
       throw new FeatureDefinitionException(where + ": unknown source '" + source + "'. The only source is 'events' "
           + "(contract v1 events from Kafka, or bronze/silver for backfills)");
     }
+    String scheduleText = n.path("schedule").asText("streaming");
+    FeatureView.Schedule schedule = switch (scheduleText) {
+      case "streaming" -> FeatureView.Schedule.STREAMING;
+      case "nightly" -> FeatureView.Schedule.NIGHTLY;
+      default -> throw new FeatureDefinitionException(where + ": unknown schedule '" + scheduleText
+          + "'. Use streaming (the default: the online-features job) or nightly (whole days, the gold job)");
+    };
     String windowText = text(n, "window", where);
     Duration window = null;
     Duration slide = null;
@@ -148,6 +157,11 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
       if (n.has("gap")) {
         throw new FeatureDefinitionException(where + ": 'gap' is for session windows only. Remove it, or use window: session");
       }
+    }
+    if (schedule == FeatureView.Schedule.NIGHTLY && (window == null || window.toMillis() % 86_400_000L != 0
+        || n.has("slide"))) {
+      throw new FeatureDefinitionException(where + ": a nightly view covers whole days as of a date: use a window "
+          + "in days (e.g. 30d), no slide and no session");
     }
     Duration ttl = duration(where, "ttl", text(n, "ttl", where));
     Set<EventType> viewFilter = eventTypes(where, n.path("filter"));
@@ -174,7 +188,8 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
         }
       }
     }
-    return new FeatureView(name, entity, source, window, slide, gap, ttl, viewFilter, List.copyOf(features));
+    return new FeatureView(name, entity, source, window, slide, gap, ttl, viewFilter, List.copyOf(features),
+        schedule);
   }
 
   private static Feature feature(String where, String name, JsonNode n, Set<EventType> viewFilter) {
@@ -195,7 +210,7 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
     String column = null;
     if (agg.needsColumn()) {
       column = text(n, "column", where, aggText + " aggregates an event field, e.g. column: item_id");
-      if (EventSchema.v1().field(column) == null || column.equals("context")) {
+      if ((EventSchema.v1().field(column) == null && !DERIVED_COLUMNS.contains(column)) || column.equals("context")) {
         throw new FeatureDefinitionException(where + ": column '" + column + "' is not a field of the event contract. "
             + "Use one of " + contractColumns());
       }

@@ -12,9 +12,19 @@ import java.util.Set;
  * @param slide how often a sliding window advances; equal to {@code window} for a tumbling one; null for sessions
  * @param sessionGap the inactivity that closes a session window; null otherwise
  * @param filter the event types the view reads (empty: all)
+ * @param schedule who computes it: the streaming job (windows that slide with the events) or the nightly job
+ *     (whole days as of a date, for long horizons)
  */
 public record FeatureView(String name, String entity, String source, Duration window, Duration slide,
-    Duration sessionGap, Duration ttl, Set<EventType> filter, List<Feature> features) implements java.io.Serializable {
+    Duration sessionGap, Duration ttl, Set<EventType> filter, List<Feature> features, Schedule schedule)
+    implements java.io.Serializable {
+
+  /** Who computes a view. */
+  public enum Schedule { STREAMING, NIGHTLY }
+
+  public boolean isNightly() {
+    return schedule == Schedule.NIGHTLY;
+  }
 
   public boolean isSession() {
     return sessionGap != null;

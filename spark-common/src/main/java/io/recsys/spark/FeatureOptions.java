@@ -36,18 +36,25 @@ public final class FeatureOptions {
     }
   }
 
-  /** The views named by --views (or the Spark conf key), else every view of the definitions. */
-  public List<FeatureView> views(Settings s, String confKey, FeatureDefinitions defs) {
+  /**
+   * The views named by --views (or the Spark conf key), else every view of the definitions with the schedule
+   * (null: any). A named view of another schedule is refused: its job is another one.
+   */
+  public List<FeatureView> views(Settings s, String confKey, FeatureDefinitions defs, FeatureView.Schedule only) {
+    List<FeatureView> eligible = defs.views().values().stream()
+        .filter(v -> only == null || v.schedule() == only).toList();
     String list = s.string(views == null ? null : String.join(",", views), confKey, null);
     if (list == null || list.isBlank()) {
-      return List.copyOf(defs.views().values());
+      return eligible;
     }
     List<FeatureView> out = new ArrayList<>();
     for (String v : list.split(",")) {
-      if (!defs.views().containsKey(v.trim())) {
-        throw UserError.badArgument("--views", v, "views of the definitions file: " + defs.views().keySet());
+      FeatureView view = defs.views().get(v.trim());
+      if (view == null || !eligible.contains(view)) {
+        throw UserError.badArgument("--views", v, (only == null ? "" : only.name().toLowerCase() + " ")
+            + "views of the definitions file: " + eligible.stream().map(FeatureView::name).toList());
       }
-      out.add(defs.view(v.trim()));
+      out.add(view);
     }
     return out;
   }

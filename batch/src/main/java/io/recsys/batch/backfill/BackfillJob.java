@@ -112,7 +112,8 @@ public final class BackfillJob implements Callable<Integer> {
     DateRangeOptions.DateRange range = dates.resolve();
     String redisAddress = featureOptions.redis(s);
     FeatureDefinitions defs = featureOptions.definitions(s);
-    List<FeatureView> selected = featureOptions.views(s, "spark.recsys.backfill.views", defs);
+    List<FeatureView> selected =
+        featureOptions.views(s, "spark.recsys.backfill.views", defs, FeatureView.Schedule.STREAMING);
     Mode m;
     String modeText = mode == null ? "correct" : mode.trim().toLowerCase(java.util.Locale.ROOT);
     switch (modeText) {

@@ -80,7 +80,7 @@ public final class TrainingSetJob implements Callable<Integer> {
       throw UserError.badArgument("--name", name, "letters, digits, '.', '_' or '-'");
     }
     Config c = new Config(lakeOptions.layout(s), range.from(), range.to(), labelEvents, defs,
-        featureOptions.views(s, "spark.recsys.training.views", defs), name, asOf, lakeOptions.s3Endpoint(s));
+        featureOptions.views(s, "spark.recsys.training.views", defs, null), name, asOf, lakeOptions.s3Endpoint(s));
     SparkSession spark = SparkSessions.create("recsys training-set", LakeAccess.s3aSettings(c.s3Endpoint()));
     LakeAccess.check(spark, c.lake().root());
     long rows = run(spark, c);

@@ -49,6 +49,16 @@ public final class BronzeRows {
         Timestamp.from(Instant.parse(ingest)));
   }
 
+  /** A purchase with a unit price and a quantity (null: one). */
+  public static Row purchase(String id, String user, String item, String time, double price, Integer quantity,
+      long offset) {
+    Instant t = Instant.parse(time);
+    return RowFactory.create(id, 1, "purchase", user, "s-" + id, item, "c1", price, quantity, null, null,
+        scala.collection.immutable.Map$.MODULE$.empty(), Timestamp.from(t),
+        Date.valueOf(t.atOffset(ZoneOffset.UTC).toLocalDate()), "events", 0, offset, Timestamp.from(t),
+        Timestamp.from(t));
+  }
+
   public static Dataset<Row> frame(SparkSession spark, List<Row> rows) {
     return spark.createDataFrame(rows, SCHEMA);
   }

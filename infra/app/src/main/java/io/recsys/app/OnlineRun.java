@@ -139,7 +139,7 @@ final class OnlineRun {
         .groupBy("user_id").agg(count("*").as("n")).orderBy(col("n").desc(), col("user_id")).first();
     String user = top.getString(0);
     FeatureDefinitions defs = config.definitions();
-    List<String> userViews = defs.views().values().stream().filter(v -> v.entity().equals("user"))
+    List<String> userViews = config.views().stream().filter(v -> v.entity().equals("user"))
         .map(FeatureView::name).toList();
 
     System.out.printf("      user %s (%d events in the last hour of event time, which ends %s)%n", user,

@@ -61,13 +61,7 @@ public final class FeatureAggregations {
 
   public static Dataset<Row> compute(Dataset<Row> events, FeatureView view, Entity entity) {
     Column key = col(entity.joinKey());
-    Dataset<Row> in = events.filter(key.isNotNull());
-    if (!view.filter().isEmpty()) {
-      in = in.filter(col("event_type").isin(wireNames(view.filter())));
-    }
-    if (view.isSession()) {
-      in = in.filter(col("session_id").isNotNull());
-    }
+    Dataset<Row> in = input(events, view, entity);
     Column w = view.isSession()
         ? window(col("event_time"), "1 day")
         : view.slide().equals(view.window())
@@ -108,6 +102,51 @@ public final class FeatureAggregations {
       rows = rows.filter(unix_micros(col(EVENT_TIMESTAMP)).geq(unix_micros(col(WINDOW_END)).minus(slideMicros)));
     }
     return rows;
+  }
+
+  /** The events a view reads: its entity's, of its event types, with the derived columns its features use. */
+  private static Dataset<Row> input(Dataset<Row> events, FeatureView view, Entity entity) {
+    Dataset<Row> in = events.filter(col(entity.joinKey()).isNotNull());
+    if (!view.filter().isEmpty()) {
+      in = in.filter(col("event_type").isin(wireNames(view.filter())));
+    }
+    if (view.isSession()) {
+      in = in.filter(col("session_id").isNotNull());
+    }
+    if (view.features().stream().anyMatch(f -> "amount".equals(f.column()))) {
+      in = in.withColumn("amount", col("price").multiply(functions.coalesce(col("quantity"), lit(1))));
+    }
+    return in;
+  }
+
+  /**
+   * A nightly view as of {@code end} (a midnight): one row per entity with events in [end - window, end), in
+   * the same columns as {@link #compute}; window_end and event_timestamp are {@code end}, the instant the value
+   * is valid for (it covers no later event). Cost: one shuffle by the join key over the window's events.
+   */
+  public static Dataset<Row> computeAsOf(Dataset<Row> events, FeatureView view, Entity entity,
+      java.time.Instant end) {
+    java.sql.Timestamp to = java.sql.Timestamp.from(end);
+    java.sql.Timestamp from = java.sql.Timestamp.from(end.minus(view.window()));
+    Dataset<Row> in = input(events, view, entity)
+        .filter(col("event_time").geq(from).and(col("event_time").lt(to)));
+    List<Column> aggs = new ArrayList<>();
+    for (Feature f : view.features()) {
+      if (f.aggregation() != io.recsys.features.Aggregation.RATIO) {
+        aggs.add(buffer(f).as(f.name()));
+      }
+    }
+    Dataset<Row> grouped = in.groupBy(col(entity.joinKey()))
+        .agg(aggs.get(0), aggs.subList(1, aggs.size()).toArray(Column[]::new));
+    List<Column> out = new ArrayList<>();
+    out.add(col(entity.joinKey()));
+    out.add(lit(from).as(WINDOW_START));
+    out.add(lit(to).as(WINDOW_END));
+    out.add(lit(to).as(EVENT_TIMESTAMP));
+    for (Feature f : view.features()) {
+      out.add(finish(view, f).cast(sparkType(f.valueType())).as(f.name()));
+    }
+    return grouped.select(out.toArray(Column[]::new));
   }
 
   /** The aggregate buffer of a feature, over the events its filter admits. */

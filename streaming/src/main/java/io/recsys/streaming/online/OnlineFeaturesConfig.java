@@ -40,11 +40,12 @@ public record OnlineFeaturesConfig(
     kafkaOptions = Map.copyOf(kafkaOptions);
   }
 
-  /** The defaults of the command line: every view of the packaged definitions. */
+  /** The defaults of the command line: every streaming view of the packaged definitions. */
   public static OnlineFeaturesConfig defaults(String lake, String bootstrap, String redis) {
     LakeLayout layout = new LakeLayout(lake);
     FeatureDefinitions defs = FeatureDefinitions.load();
-    return new OnlineFeaturesConfig(layout, bootstrap, "events", redis, defs, List.copyOf(defs.views().values()),
+    return new OnlineFeaturesConfig(layout, bootstrap, "events", redis, defs, defs.views().values().stream()
+            .filter(v -> v.schedule() == FeatureView.Schedule.STREAMING).toList(),
         layout.checkpoint("online-features"), TriggerSpec.parse("10s"), 0, "earliest", Duration.ofMinutes(10),
         500, ParserConfig.DEFAULT, -1, null, Map.of());
   }

@@ -208,7 +208,8 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     }
     String redisAddress = featureOptions.redis(s);
     FeatureDefinitions defs = featureOptions.definitions(s);
-    List<FeatureView> selected = featureOptions.views(s, "spark.recsys.online.views", defs);
+    List<FeatureView> selected =
+        featureOptions.views(s, "spark.recsys.online.views", defs, FeatureView.Schedule.STREAMING);
     String starting = s.string(startingOffsets, "spark.recsys.online.startingOffsets", "earliest");
     if (!starting.equals("earliest") && !starting.equals("latest")) {
       throw UserError.badArgument("--starting-offsets", starting, "earliest or latest");
