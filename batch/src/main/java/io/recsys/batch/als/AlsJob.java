@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * ({@link IdMapping}), a temporal hold-out, a small hyper-parameter search ({@link AlsTrainer}), evaluation of
  * each candidate, of a popularity baseline and of the promoted model on the same hold-out
  * ({@link RankingEvaluation}), then {@code models/als/<version>/} (model/ and metrics.json) and promotion when
- * NDCG@k is not worse than the promoted model's. The version is {@code v<yyyyMMdd>} of the as-of date, so a
+ * NDCG@k is not worse than the promoted model's; a promoted model publishes its top k per user and similar items
+ * ({@link Recommendations}). The version is {@code v<yyyyMMdd>} of the as-of date, so a
  * re-run replaces that version. {@code models/als/PROMOTED.json} names the promoted version and the earlier ones,
  * for {@link #rollback}.
  */
@@ -53,9 +54,12 @@ public final class AlsJob {
     }
   }
 
-  /** What a run decided. */
+  /** Items per user in gold/recommendations, and neighbours per item in gold/similar_items. */
+  public static final int PUBLISHED_K = 20;
+
+  /** What a run decided; {@code publishedUsers} is 0 when the model was not promoted (nothing published). */
   public record Outcome(String version, Params best, Metrics candidate, Metrics popularity, Metrics promotedBefore,
-      boolean promoted, List<Map<String, Object>> search) {}
+      boolean promoted, List<Map<String, Object>> search, long publishedUsers) {}
 
   private AlsJob() {}
 
@@ -123,8 +127,16 @@ public final class AlsJob {
     boolean promote = promotedBefore == null || best.metrics().ndcg() >= promotedBefore.ndcg();
 
     best.model().write().overwrite().save(root + "/" + version + "/model");
+    long published = 0;
+    if (promote) {
+      Dataset<Row> purchases = events.filter(col("event_type").equalTo("purchase")
+          .and(col("event_time").lt(java.sql.Timestamp.from(end))).and(col("item_id").isNotNull()))
+          .select("user_id", "item_id");
+      published = Recommendations.publish(spark, lake, version, c.asOf(), best.model(), userIds, itemIds,
+          purchases, PUBLISHED_K, PUBLISHED_K);
+    }
     Outcome outcome = new Outcome(version, best.params(), best.metrics(), popularity, promotedBefore, promote,
-        search);
+        search, published);
     Map<String, Object> metrics = new LinkedHashMap<>();
     metrics.put("version", version);
     metrics.put("as_of", c.asOf().toString());
@@ -137,6 +149,7 @@ public final class AlsJob {
     metrics.put("promoted_before", promotedBefore == null ? null
         : Map.of("version", pointer.version(), "metrics", promotedBefore));
     metrics.put("promoted", promote);
+    metrics.put("published_users", published);
     metrics.put("search", search);
     try (OutputStream out = fs.create(new Path(root + "/" + version + "/metrics.json"), true)) {
       JSON.writeValue(out, metrics);

@@ -1,5 +1,6 @@
 package io.recsys.batch.als;
 
+import static org.apache.spark.sql.functions.col;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.util.List;
+import org.apache.spark.ml.recommendation.ALSModel;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -68,10 +70,36 @@ class AlsJobIT {
     assertThat(second.promoted()).isTrue();
     assertThat(AlsJob.promoted(spark, lake)).isEqualTo(second.version());
 
+    // the promoted model published its top 20 per user and 20 similar items per item, under its version
+    assertThat(second.publishedUsers()).isEqualTo(25);
+    List<Row> recs = spark.read().format("delta").load(Recommendations.recommendationsTable(lake))
+        .filter(col("model_version").equalTo(second.version())).collectAsList();
+    assertThat(recs).hasSize(25);
+    for (Row r : recs) {
+      List<String> items = r.getList(r.fieldIndex("items"));
+      List<Double> scores = r.getList(r.fieldIndex("scores"));
+      assertThat(items).hasSize(AlsJob.PUBLISHED_K).doesNotHaveDuplicates();
+      assertThat(scores).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+    }
+    Row similar = spark.read().format("delta").load(Recommendations.similarItemsTable(lake))
+        .filter(col("model_version").equalTo(second.version())).first();
+    assertThat(similar.<String>getList(similar.fieldIndex("items"))).hasSize(AlsJob.PUBLISHED_K)
+        .doesNotContain(similar.<String>getAs("item_id"));
+    // items a user bought never come back to them
+    ALSModel model = ALSModel.load(dir.resolve("models/als/" + second.version() + "/model").toString());
+    Dataset<Row> userIds = spark.read().format("delta").load(lake.root() + "/gold/als_user_ids");
+    Dataset<Row> itemIds = spark.read().format("delta").load(lake.root() + "/gold/als_item_ids");
+    Row m1 = recs.stream().filter(r -> r.<String>getAs("user_id").equals("m1")).findFirst().orElseThrow();
+    String top = m1.<String>getList(m1.fieldIndex("items")).get(0);
+    Dataset<Row> bought = spark.sql("select 'm1' as user_id, '" + top + "' as item_id");
+    Row again = Recommendations.topK(model, userIds, itemIds, bought, 5).filter("user_id = 'm1'").first();
+    assertThat(again.<String>getList(again.fieldIndex("items"))).hasSize(5).doesNotContain(top);
+
     // the degenerate one again: worse than the promoted, kept out
     AlsJob.Outcome third = AlsJob.run(spark, config(lake, last.plusDays(2), degenerate));
     assertThat(third.candidate().ndcg()).isLessThan(third.promotedBefore().ndcg());
     assertThat(third.promoted()).isFalse();
+    assertThat(third.publishedUsers()).isZero();
     assertThat(AlsJob.promoted(spark, lake)).isEqualTo(second.version());
     assertThat(Files.readString(dir.resolve("models/als/" + third.version() + "/metrics.json")))
         .contains("\"promoted\" : false");
