@@ -32,6 +32,16 @@ public record LakeLayout(String root) implements Serializable {
     return root + "/silver/events";
   }
 
+  /** SHA-256 of every erased user id: silver leaves their events out, so a replay cannot bring them back. */
+  public String opsErasedUsers() {
+    return root + "/ops/erased_users";
+  }
+
+  /** One row per erasure request: when, how many users, and what was deleted where (no user ids). */
+  public String opsErasureAudit() {
+    return root + "/ops/erasure_audit";
+  }
+
   /** Per-micro-batch progress of the streaming jobs. */
   public String opsStreamProgress() {
     return root + "/ops/stream_progress";

@@ -169,6 +169,26 @@ public final class OnlineStore implements AutoCloseable {
     }
   }
 
+  /**
+   * Deletes the keys (binary Feast keys, so through EVAL of DEL, one pipeline); returns how many existed. Used by
+   * erasure: every feature of every view of the entity goes at once, because one hash holds them all.
+   */
+  public long delete(List<byte[]> keys) {
+    RBatch batch = client.createBatch(BatchOptions.defaults());
+    RScriptAsync script = batch.getScript(ByteArrayCodec.INSTANCE);
+    for (byte[] key : keys) {
+      script.evalAsync(RScript.Mode.READ_WRITE, "return redis.call('DEL', KEYS[1])", RScript.ReturnType.INTEGER,
+          List.<Object>of(key));
+    }
+    long deleted = 0;
+    for (Object o : batch.execute().getResponses()) {
+      if (o instanceof Number n) {
+        deleted += n.longValue();
+      }
+    }
+    return deleted;
+  }
+
   /** Round-trip check (PING through a script-free command); throws if Redis does not answer. */
   public void ping() {
     if (!client.getNodesGroup().pingAll()) {

@@ -3,6 +3,7 @@ package io.recsys.batch.maintenance;
 import io.delta.tables.DeltaTable;
 import io.recsys.batch.als.Recommendations;
 import io.recsys.batch.gold.GoldFeaturesJob;
+import io.recsys.batch.training.TrainingSetJob;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.lake.LakeLayout;
 import io.recsys.spark.DateRangeOptions;
@@ -52,9 +53,11 @@ public final class MaintenanceJob implements Callable<Integer> {
   boolean allowShort;
   @Option(names = "--no-vacuum", description = "OPTIMIZE only.")
   boolean noVacuum;
+  @Option(names = "--no-optimize", description = "VACUUM only (after an erasure).")
+  boolean noOptimize;
 
   public record Config(LakeLayout lake, FeatureDefinitions definitions, LocalDate date, double retainHours,
-      boolean vacuum) {}
+      boolean optimize, boolean vacuum) {}
 
   /** One table: files before, after OPTIMIZE, and after VACUUM (live files; VACUUM removes unreferenced ones). */
   public record TableResult(String path, long filesBefore, long filesAfter, boolean zOrdered) {}
@@ -73,7 +76,7 @@ public final class MaintenanceJob implements Callable<Integer> {
           + "--allow-short-retention when nothing reads the lake (an erasure that must take effect now)");
     }
     Config c = new Config(lakeOptions.layout(s), featureOptions.definitions(s),
-        date == null ? null : DateRangeOptions.parse("--date", date), retain, !noVacuum);
+        date == null ? null : DateRangeOptions.parse("--date", date), retain, !noOptimize, !noVacuum);
     SparkSession spark = SparkSessions.create("recsys maintenance", LakeAccess.s3aSettings(lakeOptions.s3Endpoint(s)));
     LakeAccess.check(spark, c.lake().root());
     for (TableResult r : run(spark, c)) {
@@ -83,13 +86,16 @@ public final class MaintenanceJob implements Callable<Integer> {
     return 0;
   }
 
-  /** Every table of the layout and of the definitions that exists. */
-  public static List<String> tables(LakeLayout lake, FeatureDefinitions defs) {
+  /** Every table of the layout, of the definitions and every training set (those that exist are kept). */
+  public static List<String> tables(SparkSession spark, LakeLayout lake, FeatureDefinitions defs) {
     List<String> out = new ArrayList<>(List.of(lake.bronzeEvents(), lake.bronzeQuarantine(), lake.silverEvents(),
         GoldFeaturesJob.table(lake, "user"), GoldFeaturesJob.table(lake, "item"),
         Recommendations.recommendationsTable(lake), Recommendations.similarItemsTable(lake),
         lake.root() + "/gold/als_user_ids", lake.root() + "/gold/als_item_ids"));
     defs.views().keySet().forEach(v -> out.add(lake.features(v)));
+    out.addAll(TrainingSetJob.all(spark, lake));
+    out.add(lake.opsErasedUsers());
+    out.add(lake.opsErasureAudit());
     return out;
   }
 
@@ -97,8 +103,14 @@ public final class MaintenanceJob implements Callable<Integer> {
     if (c.retainHours() < SAFE_RETENTION_HOURS) {
       spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "false");
     }
+    // VACUUM lists files with this many tasks (Spark's default, 10,000, took about 18 s per small table on 2
+    // cores); a few per core is plenty unless the user set it for a huge lake.
+    String listing = "spark.sql.sources.parallelPartitionDiscovery.parallelism";
+    if (!spark.conf().contains(listing) || spark.conf().get(listing).equals("10000")) {
+      spark.conf().set(listing, String.valueOf(Math.max(8, spark.sparkContext().defaultParallelism() * 4)));
+    }
     List<TableResult> out = new ArrayList<>();
-    for (String path : tables(c.lake(), c.definitions())) {
+    for (String path : tables(spark, c.lake(), c.definitions())) {
       if (!DeltaTable.isDeltaTable(spark, path)) {
         continue;
       }
@@ -112,10 +124,11 @@ public final class MaintenanceJob implements Callable<Integer> {
       } else if (c.date() != null && partitions.contains("as_of_date")) {
         optimize = optimize.where("as_of_date = '" + c.date() + "'");
       }
-      boolean zorder = (path.equals(c.lake().silverEvents()) || path.equals(c.lake().bronzeEvents()));
+      boolean zorder = c.optimize()
+          && (path.equals(c.lake().silverEvents()) || path.equals(c.lake().bronzeEvents()));
       if (zorder) {
         optimize.executeZOrderBy("user_id");
-      } else {
+      } else if (c.optimize()) {
         optimize.executeCompaction();
       }
       if (c.vacuum()) {

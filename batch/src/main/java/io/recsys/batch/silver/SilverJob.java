@@ -106,6 +106,12 @@ public final class SilverJob implements Callable<Integer> {
     Dataset<Row> bronze = spark.read().format("delta").load(lake.bronzeEvents())
         .filter(col("event_date").geq(java.sql.Date.valueOf(config.from().minusDays(1)))
             .and(col("event_date").leq(java.sql.Date.valueOf(config.to()))));
+    if (DeltaTable.isDeltaTable(spark, lake.opsErasedUsers())) {
+      // erased users stay out, even if their old events come back through a replay
+      Dataset<Row> erased = spark.read().format("delta").load(lake.opsErasedUsers()).select("user_sha256");
+      bronze = bronze.join(erased, org.apache.spark.sql.functions.sha2(col("user_id"), 256)
+          .equalTo(erased.col("user_sha256")), "left_anti");
+    }
     Dataset<Row> silver = Silver.build(bronze, config.sessionGap())
         .filter(col("event_date").geq(java.sql.Date.valueOf(config.from())))
         .persist();

@@ -92,6 +92,25 @@ public final class TrainingSetJob implements Callable<Integer> {
     return c.lake().root() + "/gold/training/" + c.name();
   }
 
+  /** Every training set of the lake (the folders under gold/training). */
+  public static List<String> all(SparkSession spark, LakeLayout lake) {
+    org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(lake.root() + "/gold/training");
+    try {
+      var fs = dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      List<String> out = new java.util.ArrayList<>();
+      if (fs.exists(dir)) {
+        for (var st : fs.listStatus(dir)) {
+          if (st.isDirectory()) {
+            out.add(st.getPath().toString());
+          }
+        }
+      }
+      return out;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
   public static long run(SparkSession spark, Config c) {
     if (!DeltaTable.isDeltaTable(spark, c.lake().silverEvents())) {
       throw UserError.of("No silver.events table at " + c.lake().silverEvents(), "Run the silver job first");

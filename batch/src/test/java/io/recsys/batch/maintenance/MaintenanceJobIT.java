@@ -36,7 +36,7 @@ class MaintenanceJobIT {
     assertThat(MaintenanceJob.files(spark, lake.silverEvents())).isEqualTo(6);
 
     MaintenanceJob.Config c = new MaintenanceJob.Config(lake, FeatureDefinitions.load(), LocalDate.parse("2026-03-02"),
-        0, true);
+        0, true, true);
     List<MaintenanceJob.TableResult> results = MaintenanceJob.run(spark, c);
     MaintenanceJob.TableResult silver = results.stream().filter(r -> r.path().equals(lake.silverEvents()))
         .findFirst().orElseThrow();
