@@ -57,8 +57,10 @@ public final class Demo implements Callable<Integer> {
   double badRatio;
   @Option(names = "--reset", description = "Delete a non-default --lake before starting.")
   boolean reset;
-  @Option(names = "--no-online", description = "Skip the online-features job (bronze only).")
+  @Option(names = "--no-online", description = "Skip the online-features job and the nightly chain (bronze only).")
   boolean noOnline;
+  @Option(names = "--no-nightly", description = "Skip the nightly chain (silver, gold features, check, ALS).")
+  boolean noNightly;
 
   public static void main(String[] args) {
     JobRunner.main(new Demo(), args);
@@ -75,7 +77,7 @@ public final class Demo implements Callable<Integer> {
     Configurator.setLevel("org.apache.spark", Level.ERROR);
     Configurator.setLevel("org.apache.kafka", Level.ERROR);
 
-    String steps = noOnline ? "4" : "5";
+    String steps = noOnline ? "4" : noNightly ? "5" : "6";
     step("1/" + steps, "Starting the local stack (Kafka KRaft, redis-server, S3Proxy; no Docker)");
     long t0 = System.currentTimeMillis();
     try (LocalStack stack = LocalStacks.start(stackDir)) {
@@ -144,8 +146,12 @@ public final class Demo implements Callable<Integer> {
       printSummary(spark, layout, summary);
       if (online != null) {
         online.printOfflineLog(spark);
-        step("5/5", "One user's features, read back from Redis through two clients");
-        online.printSampleUser(spark, layout);
+        step("5/" + steps, "One user's features, read back from Redis through two clients");
+        String user = online.printSampleUser(spark, layout);
+        if (!noNightly && user != null) {
+          step("6/6", "The nightly chain: silver, long-horizon features, online check, ALS and recommendations");
+          NightlyRun.run(spark, layout, stack.redisUri(), user);
+        }
       }
       System.out.printf("%nDone in %.0f s. The stack has been stopped; the lake stays in %s%n",
           (System.currentTimeMillis() - t0) / 1000.0, lakeDir);

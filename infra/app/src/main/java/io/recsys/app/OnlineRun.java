@@ -127,12 +127,13 @@ final class OnlineRun {
   }
 
   /** The most active user of the last hour of event time, read through both clients. */
-  void printSampleUser(SparkSession spark, LakeLayout lake) throws Exception {
+  /** Returns the user shown, or null when bronze is empty. */
+  String printSampleUser(SparkSession spark, LakeLayout lake) throws Exception {
     var events = spark.read().format("delta").load(lake.bronzeEvents());
     Row latest = events.agg(max("event_time")).first();
     if (latest.isNullAt(0)) {
       System.out.println("      no events in bronze; nothing to show");
-      return;
+      return null;
     }
     java.sql.Timestamp end = latest.getTimestamp(0);
     Row top = events.filter(col("event_time").geq(new java.sql.Timestamp(end.getTime() - 3_600_000L)))
@@ -197,5 +198,6 @@ final class OnlineRun {
             + "as of %s, as with a historical data set)%n", stale, Instant.now());
       }
     }
+    return user;
   }
 }
