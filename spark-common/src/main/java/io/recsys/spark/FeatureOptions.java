@@ -3,6 +3,7 @@ package io.recsys.spark;
 import io.recsys.features.FeatureDefinitionException;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
+import io.recsys.online.OnlineStore;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,17 @@ public final class FeatureOptions {
       throw UserError.of("No Redis given", "Pass --redis host:port (./run stack status prints the local one)");
     }
     return address;
+  }
+
+  /**
+   * Fails with a one-line error when Redis does not answer a PING; {@code fix} says what the user can do instead.
+   */
+  public static void checkRedis(String address, String fix) {
+    try (OnlineStore store = OnlineStore.connect(address)) {
+      store.ping();
+    } catch (RuntimeException e) {
+      throw UserError.of("Cannot reach Redis at " + address + ": " + e.getMessage(), fix, e);
+    }
   }
 
   public FeatureDefinitions definitions(Settings s) {

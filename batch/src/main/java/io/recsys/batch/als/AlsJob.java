@@ -170,8 +170,7 @@ public final class AlsJob {
           best.metrics().ndcg(), pointer.version(), promotedBefore.ndcg());
     }
     interactions.unpersist();
-    split.train().unpersist();
-    split.relevant().unpersist();
+    split.unpersist();
     return outcome;
   }
 

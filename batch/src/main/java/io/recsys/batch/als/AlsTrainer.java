@@ -35,8 +35,19 @@ public final class AlsTrainer {
   /** One point of the hyper-parameter search. */
   public record Params(int rank, double regParam, double alpha, int maxIter) {}
 
-  /** The split, with int ids: train (user, item, confidence), test (user_id string, items array of item ids). */
-  public record Split(Dataset<Row> train, Dataset<Row> relevant, long testUsers) {}
+  /**
+   * The split, with int ids: train (user, item, confidence), test (user_id string, items array of item ids), and
+   * each user's training items (user, seen), which every candidate and the baseline leave out, with the largest
+   * such set's size.
+   */
+  public record Split(Dataset<Row> train, Dataset<Row> relevant, long testUsers, Dataset<Row> seen, int maxSeen) {
+
+    public void unpersist() {
+      train.unpersist();
+      relevant.unpersist();
+      seen.unpersist();
+    }
+  }
 
   public record Scored(Params params, ALSModel model, Metrics metrics) {}
 
@@ -53,7 +64,11 @@ public final class AlsTrainer {
         .and(col("_r").leq(expr("ceil(_n * " + holdout + ")")));
     Dataset<Row> train = ranked.filter(org.apache.spark.sql.functions.not(held)).select("user", "item", "confidence", "user_id", "item_id");
     Dataset<Row> relevant = ranked.filter(held).groupBy("user", "user_id").agg(collect_list("item_id").as("items"));
-    return new Split(train.persist(), relevant.persist(), relevant.count());
+    train = train.persist();
+    relevant = relevant.persist();
+    Dataset<Row> seen = train.groupBy("user").agg(collect_set("item_id").as("seen")).persist();
+    Row most = seen.agg(expr("max(size(seen))")).first();
+    return new Split(train, relevant, relevant.count(), seen, most.isNullAt(0) ? 0 : most.getInt(0));
   }
 
   public static ALSModel fit(Dataset<Row> train, Params p, long seed) {
@@ -67,17 +82,14 @@ public final class AlsTrainer {
    * Asks the model for k plus the user's training-set size (capped at 500) so that enough remain.
    */
   public static Dataset<Row> recommend(ALSModel model, Split split, Dataset<Row> itemIds, int k) {
-    Dataset<Row> seen = split.train().groupBy("user").agg(collect_set("item_id").as("seen"));
     Dataset<Row> users = split.relevant().select("user").distinct();
-    int extra = (int) Math.min(500, Math.max(0, seen.agg(expr("max(size(seen))")).first().isNullAt(0) ? 0
-        : seen.agg(expr("max(size(seen))")).first().getInt(0)));
-    Dataset<Row> recs = model.recommendForUserSubset(users, k + extra)
+    Dataset<Row> recs = model.recommendForUserSubset(users, k + Math.min(500, split.maxSeen()))
         .selectExpr("user", "explode(recommendations) as r")
         .select(col("user"), col("r.item").as("item"), col("r.rating").as("score"))
         .join(itemIds.select(col("id").as("item"), col("key").as("item_id")), "item")
         .groupBy("user")
         .agg(expr("transform(array_sort(collect_list(struct(-score as s, item_id as i))), x -> x.i)").as("ranked"));
-    return recs.join(seen, "user", "left")
+    return recs.join(split.seen(), "user", "left")
         .join(split.relevant().select("user", "user_id"), "user")
         .select(col("user_id"), slice(array_except(col("ranked"),
             expr("coalesce(seen, array())")), 1, k).as("items"));
@@ -85,15 +97,12 @@ public final class AlsTrainer {
 
   /** The k most popular training items (by summed confidence) each user has not interacted with. */
   public static Dataset<Row> popularity(Split split, int k) {
-    Dataset<Row> seen = split.train().groupBy("user").agg(collect_set("item_id").as("seen"));
-    long maxSeen = seen.agg(expr("max(size(seen))")).first().isNullAt(0) ? 0
-        : seen.agg(expr("max(size(seen))")).first().getInt(0);
     List<String> top = new ArrayList<>();
     for (Row r : split.train().groupBy("item_id").agg(sum("confidence").as("c"))
-        .orderBy(col("c").desc(), col("item_id")).limit((int) Math.min(100_000, k + maxSeen)).collectAsList()) {
+        .orderBy(col("c").desc(), col("item_id")).limit(Math.min(100_000, k + split.maxSeen())).collectAsList()) {
       top.add(r.getString(0));
     }
-    return split.relevant().select("user", "user_id").join(seen, "user", "left")
+    return split.relevant().select("user", "user_id").join(split.seen(), "user", "left")
         .select(col("user_id"), slice(array_except(lit(top.toArray(String[]::new)),
             expr("coalesce(seen, array())")), 1, k).as("items"));
   }

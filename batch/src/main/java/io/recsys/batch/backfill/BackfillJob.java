@@ -9,7 +9,6 @@ import io.recsys.features.Entity;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.lake.LakeLayout;
-import io.recsys.online.OnlineStore;
 import io.recsys.spark.DateRangeOptions;
 import io.recsys.spark.FeatureOptions;
 import io.recsys.spark.JobRunner;
@@ -90,12 +89,7 @@ public final class BackfillJob implements Callable<Integer> {
   @Override
   public Integer call() {
     Config config = resolve(Settings.fromEnvironment());
-    try (OnlineStore store = OnlineStore.connect(config.redis())) {
-      store.ping();
-    } catch (RuntimeException e) {
-      throw UserError.of("Cannot reach Redis at " + config.redis() + ": " + e.getMessage(),
-          "Start it or pass --redis host:port", e);
-    }
+    FeatureOptions.checkRedis(config.redis(), "Start it or pass --redis host:port");
     SparkSession spark = SparkSessions.create("recsys backfill", LakeAccess.s3aSettings(config.s3Endpoint()));
     LakeAccess.check(spark, config.lake().root());
     for (ViewResult r : run(spark, config)) {

@@ -9,7 +9,6 @@ import io.recsys.features.Feature;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.lake.LakeLayout;
-import io.recsys.online.OnlineStore;
 import io.recsys.spark.DateRangeOptions;
 import io.recsys.spark.FeatureOptions;
 import io.recsys.spark.JobRunner;
@@ -84,12 +83,7 @@ public final class GoldFeaturesJob implements Callable<Integer> {
     FeatureDefinitions defs = featureOptions.definitions(s);
     String redis = noMaterialize ? null : featureOptions.redis(s);
     if (redis != null) {
-      try (OnlineStore store = OnlineStore.connect(redis)) {
-        store.ping();
-      } catch (RuntimeException e) {
-        throw UserError.of("Cannot reach Redis at " + redis + ": " + e.getMessage(),
-            "Start it, pass --redis host:port, or add --no-materialize", e);
-      }
+      FeatureOptions.checkRedis(redis, "Start it, pass --redis host:port, or add --no-materialize");
     }
     Config c = new Config(lakeOptions.layout(s), DateRangeOptions.parse("--date", date), redis, defs,
         featureOptions.views(s, "spark.recsys.gold.views", defs, FeatureView.Schedule.NIGHTLY),

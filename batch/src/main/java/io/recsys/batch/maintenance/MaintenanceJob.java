@@ -116,8 +116,9 @@ public final class MaintenanceJob implements Callable<Integer> {
       }
       spark.sparkContext().setJobDescription("maintenance " + path);
       DeltaTable t = DeltaTable.forPath(spark, path);
-      long before = files(spark, path);
-      List<String> partitions = partitionColumns(spark, path);
+      Row detail = spark.sql("DESCRIBE DETAIL delta.`" + path + "`").select("numFiles", "partitionColumns").first();
+      long before = detail.getLong(0);
+      List<String> partitions = detail.getList(1);
       var optimize = t.optimize();
       if (c.date() != null && partitions.contains("event_date")) {
         optimize = optimize.where("event_date = '" + c.date() + "'");
@@ -144,10 +145,5 @@ public final class MaintenanceJob implements Callable<Integer> {
   static long files(SparkSession spark, String path) {
     Row d = spark.sql("DESCRIBE DETAIL delta.`" + path + "`").select("numFiles").first();
     return d.getLong(0);
-  }
-
-  private static List<String> partitionColumns(SparkSession spark, String path) {
-    Row d = spark.sql("DESCRIBE DETAIL delta.`" + path + "`").select("partitionColumns").first();
-    return d.getList(0);
   }
 }

@@ -11,7 +11,6 @@ import io.recsys.features.FeatureDefinitionException;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.lake.LakeLayout;
-import io.recsys.online.OnlineStore;
 import io.recsys.streaming.bronze.BronzeParse;
 import io.recsys.streaming.bronze.BronzeSchema;
 import io.recsys.streaming.bronze.ParserOptions;
@@ -111,7 +110,8 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
   public Integer call() throws Exception {
     OnlineFeaturesConfig config = resolve(Settings.fromEnvironment());
     KafkaAccess.checkTopic(config.bootstrap(), config.topic(), config.kafkaOptions());
-    checkRedis(config.redis());
+    FeatureOptions.checkRedis(config.redis(),
+        "Start it (./run stack up prints the local one) or pass --redis host:port");
     SparkSession spark = SparkSessions.create("recsys online-features", LakeAccess.s3aSettings(config.s3Endpoint()));
     LakeAccess.check(spark, config.lake().root());
     try (StreamMetrics metrics = new StreamMetrics("online-features")) {
@@ -189,15 +189,6 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     Column[] cols = BronzeSchema.EVENT_COLUMNS.stream().map(c -> col(c)).toArray(Column[]::new);
     return BronzeParse.parse(kafkaRows, config.parser(), System.currentTimeMillis())
         .filter(col(BronzeSchema.VALID)).select(cols);
-  }
-
-  static void checkRedis(String address) {
-    try (OnlineStore store = OnlineStore.connect(address)) {
-      store.ping();
-    } catch (RuntimeException e) {
-      throw UserError.of("Cannot reach Redis at " + address + ": " + e.getMessage(),
-          "Start it (./run stack up prints the local one) or pass --redis host:port", e);
-    }
   }
 
   OnlineFeaturesConfig resolve(Settings s) {
