@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -82,7 +81,35 @@ public final class EmbeddedStack implements LocalStack {
     return true;
   }
 
+  /** Start attempts: a port taken between choosing it and binding it is retried with fresh ports. */
+  private static final int ATTEMPTS = 3;
+
   private static EmbeddedStack launch(Path dir, boolean detached) {
+    FreePorts ports = new FreePorts();
+    LocalStackException last = null;
+    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      try {
+        return launchOnce(dir, detached, ports);
+      } catch (LocalStackException e) {
+        last = e;
+        if (!portTrouble(e.getMessage())) {
+          throw e;
+        }
+        LOG.warn("embedded stack attempt {}/{} failed on a port ({}); retrying with fresh ports", attempt,
+            ATTEMPTS, e.getMessage());
+      }
+    }
+    throw last;
+  }
+
+  /** Whether a start failure reads like a port that someone else took in the meantime. */
+  static boolean portTrouble(String message) {
+    String m = message.toLowerCase(java.util.Locale.ROOT);
+    return m.contains("address already in use") || m.contains("bindexception")
+        || m.contains("socketserver acceptors") || m.contains("failed to bind");
+  }
+
+  private static EmbeddedStack launchOnce(Path dir, boolean detached, FreePorts ports) {
     String nonce = UUID.randomUUID().toString();
     try {
       Files.createDirectories(dir);
@@ -97,8 +124,8 @@ public final class EmbeddedStack implements LocalStack {
       cmd.add(servicesClasspath());
       cmd.add(ServicesMain.class.getName());
       cmd.addAll(List.of("--dir", dir.toAbsolutePath().toString(), "--nonce", nonce,
-          "--kafka-port", String.valueOf(freePort()), "--controller-port", String.valueOf(freePort()),
-          "--s3-port", String.valueOf(freePort()), "--redis-port", String.valueOf(freePort())));
+          "--kafka-port", String.valueOf(ports.next()), "--controller-port", String.valueOf(ports.next()),
+          "--s3-port", String.valueOf(ports.next()), "--redis-port", String.valueOf(ports.next())));
       if (detached) {
         cmd.add("--detached");
       }
@@ -111,6 +138,11 @@ public final class EmbeddedStack implements LocalStack {
       String failure = awaitReady(p, nonce);
       if (failure != null) {
         p.destroyForcibly();
+        try {
+          p.waitFor(30, TimeUnit.SECONDS); // its redis-server child must let go of the directory first
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
         throw new LocalStackException("The embedded stack did not start: " + failure
             + " (log: " + dir.resolve("services.log") + ")");
       }
@@ -159,12 +191,6 @@ public final class EmbeddedStack implements LocalStack {
       return self + File.pathSeparator + deps;
     } catch (IOException | URISyntaxException e) {
       throw new LocalStackException("Cannot read the services classpath: " + e.getMessage(), e);
-    }
-  }
-
-  static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
     }
   }
 
