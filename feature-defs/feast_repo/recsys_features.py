@@ -92,7 +92,11 @@ def build(definitions: dict | None = None) -> tuple[dict[str, Entity], dict[str,
             ],
             source=source,
             online=True,
-            tags={"window": str(spec["window"]), "source": spec["source"]},
+            tags={
+                "window": str(spec.get("window", "")),
+                "source": spec["source"],
+                "schedule": spec.get("schedule", "streaming"),
+            },
         )
     return entities, views
 

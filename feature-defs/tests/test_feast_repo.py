@@ -39,6 +39,8 @@ def sample_value(dtype: str, i: int):
         return ["", "electronics", "Küche", "a b"][i % 4]
     if dtype == "STRING_LIST":
         return [["i-1", "i-2", "i-3"], ["solo"], ["é", "ü"], ["z"] * 10][i % 4]
+    if dtype == "DOUBLE_LIST":
+        return [[0.5, 0.25], [1.0 / 3.0], [], [-2.0, 0.0, 7.125]][i % 4]
     if dtype == "BOOL":
         return [True, False][i % 2]
     raise AssertionError(f"no sample for dtype {dtype}")

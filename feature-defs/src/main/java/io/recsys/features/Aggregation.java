@@ -19,7 +19,9 @@ public enum Aggregation {
   /** Seconds between the first and the last event of the window. */
   DURATION(false, EnumSet.of(ValueType.INT64, ValueType.INT32, ValueType.DOUBLE)),
   /** numerator / denominator, two other features of the same view; null when the denominator is 0. */
-  RATIO(false, EnumSet.of(ValueType.DOUBLE, ValueType.FLOAT));
+  RATIO(false, EnumSet.of(ValueType.DOUBLE, ValueType.FLOAT)),
+  /** No aggregation: a column of what a model job publishes (the features of a {@code schedule: model} view). */
+  PUBLISHED(false, EnumSet.allOf(ValueType.class));
 
   private final boolean needsColumn;
   private final Set<ValueType> valueTypes;

@@ -40,6 +40,8 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
       Set.of("entity", "source", "schedule", "window", "slide", "gap", "ttl", "filter", "features", "description");
   /** Event fields a feature may aggregate beyond the contract's: amount = price x quantity (1 when absent). */
   public static final Set<String> DERIVED_COLUMNS = Set.of("amount");
+  /** Sources of schedule: model views: the jobs that publish a model's output. */
+  public static final List<String> MODEL_SOURCES = List.of("als");
   private static final Set<String> FEATURE_KEYS =
       Set.of("agg", "column", "n", "k", "numerator", "denominator", "filter", "dtype", "description");
 
@@ -127,17 +129,23 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
           + entities.keySet() + " or define it under 'entities:'");
     }
     String source = text(n, "source", where);
-    if (!source.equals("events")) {
-      throw new FeatureDefinitionException(where + ": unknown source '" + source + "'. The only source is 'events' "
-          + "(contract v1 events from Kafka, or bronze/silver for backfills)");
-    }
     String scheduleText = n.path("schedule").asText("streaming");
     FeatureView.Schedule schedule = switch (scheduleText) {
       case "streaming" -> FeatureView.Schedule.STREAMING;
       case "nightly" -> FeatureView.Schedule.NIGHTLY;
+      case "model" -> FeatureView.Schedule.MODEL;
       default -> throw new FeatureDefinitionException(where + ": unknown schedule '" + scheduleText
-          + "'. Use streaming (the default: the online-features job) or nightly (whole days, the gold job)");
+          + "'. Use streaming (the default: the online-features job), nightly (whole days, the gold job) or model "
+          + "(what a model job publishes, source: " + String.join(" or ", MODEL_SOURCES) + ")");
     };
+    if (schedule == FeatureView.Schedule.MODEL) {
+      return modelView(where, name, entity, source, n);
+    }
+    if (!source.equals("events")) {
+      throw new FeatureDefinitionException(where + ": unknown source '" + source + "'. The only source is 'events' "
+          + "(contract v1 events from Kafka, or bronze/silver for backfills)"
+          + (MODEL_SOURCES.contains(source) ? "; a model's output needs schedule: model" : ""));
+    }
     String windowText = text(n, "window", where);
     Duration window = null;
     Duration slide = null;
@@ -192,6 +200,42 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
         schedule);
   }
 
+  /**
+   * A view of what a model job publishes: an entity, a source naming the job, a TTL and typed features, each a
+   * column of the published rows; no window, filter or aggregation, because nothing here is computed from events.
+   */
+  private static FeatureView modelView(String where, String name, String entity, String source, JsonNode n) {
+    if (!MODEL_SOURCES.contains(source)) {
+      throw new FeatureDefinitionException(where + ": a schedule: model view needs a model source: "
+          + String.join(" or ", MODEL_SOURCES) + ", not '" + source + "'");
+    }
+    for (String key : List.of("window", "slide", "gap", "filter")) {
+      if (n.has(key)) {
+        throw new FeatureDefinitionException(where + ": a model's output has no '" + key + "'. Remove it");
+      }
+    }
+    Duration ttl = duration(where, "ttl", text(n, "ttl", where));
+    JsonNode fs = n.path("features");
+    if (!fs.isObject() || fs.isEmpty()) {
+      throw new FeatureDefinitionException(where + ": no features. Add at least one under 'features:'");
+    }
+    List<Feature> features = new ArrayList<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = fs.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      String fwhere = where + ", feature " + e.getKey();
+      requireName(e.getKey(), fwhere);
+      JsonNode f = e.getValue();
+      if (!f.isObject()) {
+        throw new FeatureDefinitionException(fwhere + ": expected a mapping such as {dtype: STRING_LIST}");
+      }
+      checkKeys(fwhere, f, Set.of("dtype", "description"));
+      features.add(new Feature(e.getKey(), Aggregation.PUBLISHED, null, 0, valueType(fwhere, text(f, "dtype", fwhere)),
+          Set.of(), null, null));
+    }
+    return new FeatureView(name, entity, source, null, null, null, ttl, Set.of(), List.copyOf(features),
+        FeatureView.Schedule.MODEL);
+  }
+
   private static Feature feature(String where, String name, JsonNode n, Set<EventType> viewFilter) {
     requireName(name, where);
     if (!n.isObject()) {
@@ -202,6 +246,10 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
     Aggregation agg = Arrays.stream(Aggregation.values()).filter(a -> a.wireName().equals(aggText)).findFirst()
         .orElseThrow(() -> new FeatureDefinitionException(where + ": unknown aggregation '" + aggText + "'. Use one of "
             + Arrays.stream(Aggregation.values()).map(Aggregation::wireName).toList()));
+    if (agg == Aggregation.PUBLISHED) {
+      throw new FeatureDefinitionException(where + ": 'published' is for the features of a schedule: model view, "
+          + "which take no agg. Use an aggregation such as count");
+    }
     ValueType type = valueType(where, text(n, "dtype", where));
     if (!agg.valueTypes().contains(type)) {
       throw new FeatureDefinitionException(where + ": " + aggText + " cannot produce dtype " + type + ". Use one of "

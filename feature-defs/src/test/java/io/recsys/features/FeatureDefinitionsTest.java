@@ -123,6 +123,59 @@ class FeatureDefinitionsTest {
         .hasMessageContaining("filter [purchase] reaches outside the view's filter [page_view]");
   }
 
+  static final String MODEL = """
+      version: 1
+      project: recsys
+      entities:
+        user: {join_key: user_id, dtype: STRING}
+      views:
+        recs:
+          entity: user
+          source: als
+          schedule: model
+          ttl: 3d
+          features:
+            items: {dtype: STRING_LIST}
+            scores: {dtype: DOUBLE_LIST}
+      """;
+
+  @Test
+  void aModelViewHasTypedColumnsAndNoWindow(@TempDir Path dir) throws Exception {
+    FeatureView recs = loadText(dir, MODEL).view("recs");
+    assertThat(recs.isModelOutput()).isTrue();
+    assertThat(recs.window()).isNull();
+    assertThat(recs.isSession()).isFalse();
+    assertThat(recs.ttl()).isEqualTo(Duration.ofDays(3));
+    assertThat(recs.features()).extracting(Feature::name, Feature::valueType, Feature::aggregation)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("items", ValueType.STRING_LIST, Aggregation.PUBLISHED),
+            org.assertj.core.groups.Tuple.tuple("scores", ValueType.DOUBLE_LIST, Aggregation.PUBLISHED));
+
+    FeatureDefinitions shipped = FeatureDefinitions.load();
+    assertThat(shipped.view("user_recommendations").isModelOutput()).isTrue();
+    assertThat(shipped.view("item_similar_items").entity()).isEqualTo("item");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
+      "a window|ttl: 3d|ttl: 3d\\n    window: 1h|a model's output has no 'window'",
+      "an aggregation|items: {dtype: STRING_LIST}|items: {agg: count, dtype: INT64}|unknown key 'agg'",
+      "a non-model source|source: als|source: events|needs a model source: als",
+      "no schedule: model|schedule: model|schedule: streaming|a model's output needs schedule: model",
+      "an unknown dtype|scores: {dtype: DOUBLE_LIST}|scores: {dtype: FLOAT_ARRAY}|unknown dtype 'FLOAT_ARRAY'"})
+  void aBadModelViewIsRefusedWithTheFix(String what, String from, String to, String message, @TempDir Path dir) {
+    String yaml = MODEL.replace(from, to.replace("\\n", "\n"));
+    assertThat(yaml).as("the test's replacement applies").isNotEqualTo(MODEL);
+    assertThatThrownBy(() -> loadText(dir, yaml)).as(what).isInstanceOf(FeatureDefinitionException.class)
+        .hasMessageContaining(message);
+  }
+
+  @Test
+  void publishedIsNoAggregationForEventViews(@TempDir Path dir) {
+    assertThatThrownBy(() -> loadText(dir, BASE.replace("f: {agg: count, dtype: INT64}",
+        "f: {agg: published, dtype: INT64}"))).hasMessageContaining("'published' is for the features of a "
+            + "schedule: model view");
+  }
+
   @Test
   void notYamlOrTheWrongVersionIsRejected(@TempDir Path dir) {
     assertThatThrownBy(() -> loadText(dir, "version: [1")).hasMessageContaining("not valid YAML");

@@ -80,7 +80,8 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
       close();
       stopped.countDown();
     }, "feature-server-shutdown"));
-    System.out.printf("feature server listening on %s:%d (gRPC feast.serving.ServingService, grpc.health.v1.Health)"
+    System.out.printf("feature server listening on %s:%d (gRPC feast.serving.ServingService, "
+        + "recsys.serving.v1.RecommendationService, grpc.health.v1.Health)"
         + "%s; Redis %s%n", host, port(), boundMetricsPort < 0 ? "" : ", metrics on :" + boundMetricsPort + "/metrics",
         redis);
     stopped.await();
@@ -131,6 +132,7 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     try {
       server = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
           .addService(new FeastServingService(client, metrics, version))
+          .addService(new RecommendationGrpcService(new Recommender(client), metrics))
           .addService(new HealthService(client))
           .build()
           .start();

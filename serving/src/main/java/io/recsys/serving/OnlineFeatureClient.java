@@ -170,6 +170,23 @@ public final class OnlineFeatureClient implements AutoCloseable {
     return out;
   }
 
+  private volatile Recommender recommender;
+
+  /**
+   * The user's top k recommendations: the promoted model's list re-ranked with the user's real-time features,
+   * with the popularity fallback ({@link Recommender}, default weights).
+   *
+   * @throws IllegalArgumentException for an empty user id, k outside 1..100, or definitions without the views
+   */
+  public Recommender.Recommendations recommend(String userId, int k) {
+    Recommender r = recommender;
+    if (r == null) {
+      r = new Recommender(this);
+      recommender = r;
+    }
+    return r.recommend(userId, k);
+  }
+
   /** Round trip to Redis; false when it does not answer. */
   public boolean ping() {
     try {

@@ -77,7 +77,7 @@ class FeastServingIT {
       withNull.add(null);
       store.write(List.of(
           row("user_activity_1h", U1, NOW.minusSeconds(60), List.of(3L, 2L, 1L, 0L)),
-          row("user_recent_items", U1, NOW.minusSeconds(30), List.of(List.of("i9", "i4"))),
+          row("user_recent_items", U1, NOW.minusSeconds(30), List.of(List.of("i9", "i4"), List.of("i2"))),
           // seven hours old: user_activity_1h's TTL is 6h
           row("user_activity_1h", U2, NOW.minus(Duration.ofHours(7)), List.of(1L, 0L, 0L, 0L)),
           row("item_popularity", ITEM, NOW.minusSeconds(10), List.of(40L, 2L, 0.05))),

@@ -41,7 +41,7 @@ class OnlineFeatureClientIT {
         OnlineFeatureClient client = new OnlineFeatureClient(store, DEFS, Clock.fixed(NOW, ZoneOffset.UTC))) {
       store.write(List.of(
           row("user_activity_1h", u1, NOW.minusSeconds(60), List.of(3L, 2L, 1L, 0L)),
-          row("user_recent_items", u1, NOW.minusSeconds(30), List.of(List.of("i9", "i4"))),
+          row("user_recent_items", u1, NOW.minusSeconds(30), List.of(List.of("i9", "i4"), List.of("i2"))),
           // 7 hours old: the view's TTL is 6h
           row("user_activity_1h", u2, NOW.minus(Duration.ofHours(7)), List.of(1L, 0L, 0L, 0L))),
           Duration.ofDays(2).toMillis(), 100);

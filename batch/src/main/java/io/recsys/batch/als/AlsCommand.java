@@ -2,10 +2,13 @@ package io.recsys.batch.als;
 
 import io.recsys.batch.als.AlsTrainer.Params;
 import io.recsys.lake.LakeLayout;
+import io.recsys.features.FeatureDefinitions;
 import io.recsys.spark.DateRangeOptions;
+import io.recsys.spark.FeatureOptions;
 import io.recsys.spark.JobRunner;
 import io.recsys.spark.LakeAccess;
 import io.recsys.spark.LakeOptions;
+import io.recsys.spark.OnlineStoreOptions;
 import io.recsys.spark.Settings;
 import io.recsys.spark.SparkSessions;
 import io.recsys.spark.UserError;
@@ -20,13 +23,16 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code ./run job als --lake L --date D} (spark-submit class {@code io.recsys.batch.als.AlsCommand}): the nightly
- * ALS run of {@link AlsJob}; {@code --rollback} promotes the previously promoted version instead.
+ * ALS run of {@link AlsJob}; {@code --rollback} promotes the previously promoted version instead. With
+ * {@code --redis}, a promoted (or rolled-back-to) version is also published to the online store
+ * ({@link Recommendations#pushOnline}), where {@code recommend(user, k)} reads it.
  */
 @Command(name = "als", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Train ALS on silver.events up to a date, evaluate, promote if not worse; or roll back.")
 public final class AlsCommand implements Callable<Integer> {
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
+  @Mixin OnlineStoreOptions online = new OnlineStoreOptions();
   @Option(names = "--date", description = "As-of date (UTC), yyyy-MM-dd: events up to its end train the model.")
   String date;
   @Option(names = "--k", description = "Top k for evaluation (default 10).")
@@ -47,8 +53,15 @@ public final class AlsCommand implements Callable<Integer> {
     LakeLayout lake = lakeOptions.layout(s);
     SparkSession spark = SparkSessions.create("recsys als", LakeAccess.s3aSettings(lakeOptions.s3Endpoint(s)));
     LakeAccess.check(spark, lake.root());
+    String redis = online.redisOrNull(s);
+    FeatureDefinitions defs = online.definitions(s);
+    if (redis != null) {
+      FeatureOptions.checkRedis(redis, "Start it, fix --redis, or leave --redis out to publish to the lake only");
+    }
     if (rollback) {
-      System.out.println("promoted: " + AlsJob.rollback(spark, lake));
+      String version = AlsJob.rollback(spark, lake);
+      System.out.println("promoted: " + version);
+      pushOnline(spark, lake, defs, redis, version);
       return 0;
     }
     if (date == null) {
@@ -77,6 +90,21 @@ public final class AlsCommand implements Callable<Integer> {
         o.candidate().users(), o.popularity().ndcg(),
         o.promotedBefore() == null ? "none" : String.format("NDCG %.4f", o.promotedBefore().ndcg()),
         o.promoted() ? "PROMOTED" : "not promoted (worse than the promoted model)");
+    if (o.promoted()) {
+      pushOnline(spark, lake, defs, redis, o.version());
+    }
     return 0;
+  }
+
+  private static void pushOnline(SparkSession spark, LakeLayout lake, FeatureDefinitions defs, String redis,
+      String version) {
+    if (redis == null) {
+      System.out.println("online store: not published (no --redis); recommend(user) serves the version published "
+          + "before");
+      return;
+    }
+    Recommendations.Online o = Recommendations.pushOnline(spark, lake, defs, redis, version);
+    System.out.printf("online store: %s published to %s: %,d user rows (with the popularity list), %,d item rows%n",
+        version, redis, o.users(), o.items());
   }
 }

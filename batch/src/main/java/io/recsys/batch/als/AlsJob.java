@@ -133,7 +133,7 @@ public final class AlsJob {
           .and(col("event_time").lt(java.sql.Timestamp.from(end))).and(col("item_id").isNotNull()))
           .select("user_id", "item_id");
       published = Recommendations.publish(spark, lake, version, c.asOf(), best.model(), userIds, itemIds,
-          purchases, PUBLISHED_K, PUBLISHED_K);
+          purchases, interactions, Recommendations.itemCategories(events), PUBLISHED_K, PUBLISHED_K);
     }
     Outcome outcome = new Outcome(version, best.params(), best.metrics(), popularity, promotedBefore, promote,
         search, published);

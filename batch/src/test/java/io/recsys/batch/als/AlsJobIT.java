@@ -6,6 +6,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.recsys.batch.als.AlsTrainer.Params;
+import io.recsys.feast.FeastKeyCodec;
+import io.recsys.feast.FeastValueCodec;
+import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.FeatureView;
+import io.recsys.infra.stack.LocalStack;
+import io.recsys.infra.stack.LocalStackExtension;
+import io.recsys.online.OnlineStore;
 import io.recsys.lake.LakeLayout;
 import io.recsys.spark.SparkTestSession;
 import java.nio.file.Files;
@@ -18,32 +25,38 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The ALS run on the MovieLens sample kept in the repository (ratings of 25 users): a model and metrics.json
  * beside a popularity baseline, promotion of the first model, a worse model kept out by the gate, a later
- * equal one promoted, and a rollback.
+ * equal one promoted, and a rollback; the publication online (Feast layout, in a real Redis), also after the
+ * rollback.
  */
+@ExtendWith(LocalStackExtension.class)
 class AlsJobIT {
 
   static final SparkSession spark = SparkTestSession.get();
+  static final FeatureDefinitions DEFS = FeatureDefinitions.load();
 
   /** silver.events-like rows (the columns the ALS job reads) from MovieLens ratings. */
   static LocalDate movieLensSilver(LakeLayout lake) throws Exception {
     Path ratings = Path.of("..", "data", "samples", "ml-latest-small", "ratings.csv");
     assertThat(ratings).exists();
     Dataset<Row> r = spark.read().option("header", "true").csv(ratings.toString());
-    Dataset<Row> silver = r.selectExpr("concat('m', userId) as user_id", "concat('movie-', movieId) as item_id",
-        "'rating' as event_type", "cast(rating as double) as rating",
-        "timestamp_seconds(cast(timestamp as long)) as event_time")
+    Dataset<Row> movies = spark.read().option("header", "true").csv(ratings.resolveSibling("movies.csv").toString())
+        .selectExpr("movieId", "split(genres, '[|]')[0] as category");
+    Dataset<Row> silver = r.join(movies, "movieId").selectExpr("concat('m', userId) as user_id",
+        "concat('movie-', movieId) as item_id", "'rating' as event_type", "cast(rating as double) as rating",
+        "category", "timestamp_seconds(cast(timestamp as long)) as event_time")
         .selectExpr("*", "to_date(event_time) as event_date");
     silver.write().format("delta").mode("overwrite").partitionBy("event_date").save(lake.silverEvents());
     return silver.selectExpr("max(event_date)").first().getDate(0).toLocalDate();
   }
 
   @Test
-  void trainsEvaluatesGatesAndRollsBack(@TempDir Path dir) throws Exception {
+  void trainsEvaluatesGatesAndRollsBack(LocalStack stack, @TempDir Path dir) throws Exception {
     LakeLayout lake = new LakeLayout(dir.toUri().toString());
     LocalDate last = movieLensSilver(lake);
     Params good = new Params(8, 0.05, 10, 8);
@@ -85,6 +98,28 @@ class AlsJobIT {
         .filter(col("model_version").equalTo(second.version())).first();
     assertThat(similar.<String>getList(similar.fieldIndex("items"))).hasSize(AlsJob.PUBLISHED_K)
         .doesNotContain(similar.<String>getAs("item_id"));
+    for (Row r : recs) {
+      assertThat(r.<String>getList(r.fieldIndex("categories"))).as("one category per item, from the genres")
+          .hasSize(AlsJob.PUBLISHED_K).doesNotContainNull();
+    }
+
+    // published online, in Feast's layout: every user's list and the popularity fallback, under the version
+    Recommendations.Online online = Recommendations.pushOnline(spark, lake, DEFS, stack.redisUri(),
+        second.version());
+    assertThat(online.users()).isEqualTo(26);
+    assertThat(online.items()).isEqualTo(spark.read().format("delta").load(Recommendations.similarItemsTable(lake))
+        .filter(col("model_version").equalTo(second.version())).count());
+    Row m1Recs = recs.stream().filter(r -> r.<String>getAs("user_id").equals("m1")).findFirst().orElseThrow();
+    List<Object> m1Online = readUserView(stack, "m1");
+    assertThat(m1Online.get(0)).isEqualTo(m1Recs.getList(m1Recs.fieldIndex("items")));
+    assertThat(m1Online.get(1)).isEqualTo(m1Recs.getList(m1Recs.fieldIndex("scores")));
+    assertThat(m1Online.get(3)).isEqualTo(second.version());
+    List<Object> popular = readUserView(stack, Recommendations.POPULAR_USER);
+    assertThat((List<?>) popular.get(0)).hasSize(AlsJob.PUBLISHED_K);
+    assertThat((List<Double>) popular.get(1)).startsWith(1.0).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+    assertThat(spark.read().format("delta").load(lake.features(Recommendations.USER_VIEW)).count())
+        .as("the offline log Feast reads as the view's batch source").isEqualTo(26);
+
     // items a user bought never come back to them
     ALSModel model = ALSModel.load(dir.resolve("models/als/" + second.version() + "/model").toString());
     Dataset<Row> userIds = spark.read().format("delta").load(lake.root() + "/gold/als_user_ids");
@@ -92,7 +127,9 @@ class AlsJobIT {
     Row m1 = recs.stream().filter(r -> r.<String>getAs("user_id").equals("m1")).findFirst().orElseThrow();
     String top = m1.<String>getList(m1.fieldIndex("items")).get(0);
     Dataset<Row> bought = spark.sql("select 'm1' as user_id, '" + top + "' as item_id");
-    Row again = Recommendations.topK(model, userIds, itemIds, bought, 5).filter("user_id = 'm1'").first();
+    Dataset<Row> categories = spark.sql("select 'none' as item_id, 'none' as category");
+    Row again = Recommendations.topK(model, userIds, itemIds, bought, categories, 5).filter("user_id = 'm1'")
+        .first();
     assertThat(again.<String>getList(again.fieldIndex("items"))).hasSize(5).doesNotContain(top);
 
     // the degenerate one again: worse than the promoted, kept out
@@ -106,6 +143,21 @@ class AlsJobIT {
 
     assertThat(AlsJob.rollback(spark, lake)).isEqualTo(first.version());
     assertThat(AlsJob.promoted(spark, lake)).isEqualTo(first.version());
+    // a rollback publishes the older version again, and it wins online because it is published later
+    Recommendations.pushOnline(spark, lake, DEFS, stack.redisUri(), first.version());
+    assertThat(readUserView(stack, "m1").get(3)).isEqualTo(first.version());
+  }
+
+  /** The user_recommendations row of a user, decoded: items, scores, categories, model_version. */
+  static List<Object> readUserView(LocalStack stack, String user) {
+    FeatureView view = DEFS.view(Recommendations.USER_VIEW);
+    List<byte[]> fields = view.features().stream()
+        .map(f -> FeastKeyCodec.featureField(view.name(), f.name())).toList();
+    try (OnlineStore store = OnlineStore.connect(stack.redisUri())) {
+      List<byte[]> raw = store.read(List.of(FeastKeyCodec.redisKey(DEFS.project(), "user_id", user)), fields).get(0);
+      assertThat(raw).as("a row for " + user).doesNotContainNull();
+      return raw.stream().map(b -> FeastValueCodec.toJava(FeastValueCodec.decode(b))).toList();
+    }
   }
 
   static AlsJob.Config config(LakeLayout lake, LocalDate asOf, Params p) {

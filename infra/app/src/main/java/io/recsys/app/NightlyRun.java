@@ -13,13 +13,18 @@ import io.recsys.batch.silver.SilverJob;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.lake.LakeLayout;
+import io.recsys.serving.OnlineFeatureClient;
+import io.recsys.serving.Recommender;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.util.List;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
-/** The demo's nightly chain on the replayed lake: silver, gold features, the online check, ALS, and one user. */
+/**
+ * The demo's nightly chain on the replayed lake: silver, gold features, the online check, ALS and its online
+ * publication, and one user's recommend(user, 10) beside their real-time features.
+ */
 final class NightlyRun {
 
   private NightlyRun() {}
@@ -74,16 +79,38 @@ final class NightlyRun {
           f.getAs("user_history_30d__views"), f.getAs("user_history_30d__purchases"),
           spend == null ? "-" : String.format("%.2f", spend), f.isNullAt(cats) ? "-" : f.getList(cats));
     }
-    var recs = spark.read().format("delta").load(Recommendations.recommendationsTable(lake))
-        .filter(col("user_id").equalTo(user).and(col("model_version").equalTo(als.version())));
-    if (recs.isEmpty()) {
-      System.out.println("        no recommendations published for this user");
-    } else {
-      Row r = recs.first();
-      List<String> items = r.getList(r.fieldIndex("items"));
-      System.out.println("        recommended by ALS " + als.version() + " (gold.recommendations): "
-          + items.subList(0, Math.min(10, items.size())));
+    if (!als.promoted()) {
+      System.out.println("        the model was not promoted, so nothing new is published");
+      return;
     }
+    Recommendations.Online online = Recommendations.pushOnline(spark, lake, defs, redis, als.version());
+    System.out.printf("        published online (Feast layout): %,d user lists with the popularity list, %,d "
+        + "similar-item lists%n", online.users(), online.items());
+    try (OnlineFeatureClient client = new OnlineFeatureClient(redis, defs)) {
+      var now = client.get(List.of(user), REAL_TIME).get(0);
+      System.out.printf("        real time (Redis): last hour %s views, top categories %s; last viewed %s; "
+          + "bought in the last 24 h %s%n", shown(now.get(REAL_TIME.get(0))), shown(now.get(REAL_TIME.get(1))),
+          shown(now.get(REAL_TIME.get(2))), shown(now.get(REAL_TIME.get(3))));
+      Recommender.Recommendations recs = client.recommend(user, 10);
+      System.out.println("        recommend(" + user + ", 10) from " + (recs.personalized()
+          ? "ALS " + recs.modelVersion() : "the popularity list (the model has no list for this user)")
+          + ", re-ranked with those features:");
+      for (Recommender.Item i : recs.items()) {
+        System.out.printf("          %-12s %.3f  (model %.3f%s%s)%n", i.itemId(), i.score(), i.modelScore(),
+            i.category() == null ? "" : ", " + i.category(), i.categoryBoosted() ? ", category boost" : "");
+      }
+      if (!recs.droppedPurchased().isEmpty()) {
+        System.out.println("          left out, bought since the model: " + recs.droppedPurchased());
+      }
+    }
+  }
+
+  static final List<String> REAL_TIME = List.of("user_activity_1h:views", "user_interests_1h:top_categories",
+      "user_recent_items:last_viewed_items", "user_recent_items:last_purchased_items");
+
+  private static String shown(OnlineFeatureClient.FeatureValue v) {
+    return v.status() == OnlineFeatureClient.Status.PRESENT ? String.valueOf(v.value())
+        : "- (" + v.status().name().toLowerCase() + ")";
   }
 
   private static double secs(long since) {

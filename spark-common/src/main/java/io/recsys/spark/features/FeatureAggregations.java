@@ -166,6 +166,7 @@ public final class FeatureAggregations {
       case DURATION -> unix_micros(max(when(admitted, col("event_time"))))
           .minus(unix_micros(min(when(admitted, col("event_time"))))).divide(1_000_000L).cast("long");
       case RATIO -> throw new IllegalStateException("a ratio has no buffer");
+      case PUBLISHED -> throw new IllegalStateException(f.name() + " is a model's output, not computed from events");
     };
   }
 

@@ -99,14 +99,17 @@ class FeatureAggregationsTest {
         ev("e3", "click", "u1", "i2", "hats", "2026-03-01T10:02:00Z"),
         ev("e4", "page_view", "u1", "i3", "bags", "2026-03-01T10:03:00Z"),
         ev("e5", "page_view", "u1", "i1", "shoes", "2026-03-01T10:04:00Z"),
-        ev("e6", "search", "u1", null, null, "2026-03-01T10:04:30Z"));
+        ev("e6", "search", "u1", null, null, "2026-03-01T10:04:30Z"),
+        ev("e7", "purchase", "u1", "i3", "bags", "2026-03-01T10:05:00Z"));
     Row interests = latest(compute("user_interests_1h", events), "user_id", "u1");
     assertThat(interests.getLong(interests.fieldIndex("distinct_items"))).isEqualTo(3);
-    // shoes 2, hats 2, bags 1: ties by name
-    assertThat(interests.getList(interests.fieldIndex("top_categories"))).containsExactly("hats", "shoes", "bags");
+    // bags 2, hats 2, shoes 2: ties by name
+    assertThat(interests.getList(interests.fieldIndex("top_categories"))).containsExactly("bags", "hats", "shoes");
     Row recent = latest(compute("user_recent_items", events), "user_id", "u1");
     // page views only, newest first, each item once at its latest view
     assertThat(recent.getList(recent.fieldIndex("last_viewed_items"))).containsExactly("i1", "i3", "i2");
+    // and, in the same view, purchases only
+    assertThat(recent.getList(recent.fieldIndex("last_purchased_items"))).containsExactly("i3");
   }
 
   @Test
