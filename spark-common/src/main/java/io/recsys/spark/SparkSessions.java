@@ -15,7 +15,8 @@ public final class SparkSessions {
 
   public static SparkSession create(String appName, Map<String, String> hadoopConf) {
     SparkConf conf = new SparkConf(true);
-    boolean local = !conf.contains("spark.master");
+    // local mode, by ./run or by spark-submit --master local[n]: small-data settings (a cluster keeps Spark's)
+    boolean local = !conf.contains("spark.master") || conf.get("spark.master").startsWith("local");
     SparkSession.Builder b = SparkSession.builder().appName(appName)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog");
@@ -24,7 +25,9 @@ public final class SparkSessions {
     // partition instead of sorting each task's rows by partition first.
     setIfAbsent(b, conf, "spark.sql.maxConcurrentOutputFileWriters", "8");
     if (local) {
-      b.master("local[*]");
+      if (!conf.contains("spark.master")) {
+        b.master("local[*]");
+      }
       setIfAbsent(b, conf, "spark.sql.shuffle.partitions", "4");
       setIfAbsent(b, conf, "spark.databricks.delta.snapshotPartitions", "2");
       setIfAbsent(b, conf, "spark.ui.enabled", "false");

@@ -84,6 +84,11 @@ public final class AlsCommand implements Callable<Integer> {
     }
     AlsJob.Outcome o = AlsJob.run(spark, new AlsJob.Config(lake, asOf, params, k == null ? d.k() : k, d.holdout(),
         d.minInteractions(), d.halfLife(), d.seed()));
+    if (o.skipped() != null) {
+      System.out.printf("ALS %s: no model trained: %s; the promoted model stays (%s)%n", o.version(), o.skipped(),
+          AlsJob.promoted(spark, lake) == null ? "none yet" : AlsJob.promoted(spark, lake));
+      return 0;
+    }
     System.out.printf("ALS %s (%s): NDCG@%d %.4f, precision %.4f, MAP %.4f, coverage %.3f over %d users; "
         + "popularity NDCG %.4f; promoted before: %s; %s%n", o.version(), o.best(), o.candidate().k(),
         o.candidate().ndcg(), o.candidate().precision(), o.candidate().map(), o.candidate().coverage(),

@@ -57,9 +57,13 @@ public final class AlsJob {
   /** Items per user in gold/recommendations, and neighbours per item in gold/similar_items. */
   public static final int PUBLISHED_K = 20;
 
-  /** What a run decided; {@code publishedUsers} is 0 when the model was not promoted (nothing published). */
+  /**
+   * What a run decided; {@code publishedUsers} is 0 when the model was not promoted (nothing published).
+   * {@code skipped} says why no model was trained (too little data up to the date), else null; then the metrics
+   * are null.
+   */
   public record Outcome(String version, Params best, Metrics candidate, Metrics popularity, Metrics promotedBefore,
-      boolean promoted, List<Map<String, Object>> search, long publishedUsers) {}
+      boolean promoted, List<Map<String, Object>> search, long publishedUsers, String skipped) {}
 
   private AlsJob() {}
 
@@ -87,9 +91,26 @@ public final class AlsJob {
         .join(userIds.select(col("key").as("user_id"), col("id").as("user")), "user_id")
         .join(itemIds.select(col("key").as("item_id"), col("id").as("item")), "item_id");
     Split split = AlsTrainer.split(withIds, c.holdout(), c.minInteractions());
+    String version = "v" + c.asOf().toString().replace("-", "");
     if (split.testUsers() == 0) {
-      throw UserError.of("No user has " + c.minInteractions() + " or more items before " + c.asOf()
-          + ", so there is nothing to evaluate a model on", "Train on a later date, or with more data");
+      // a date with (almost) no history: not a failure; the promoted model, if any, stays
+      String reason = "no user has " + c.minInteractions() + " or more items up to " + c.asOf()
+          + ", so there is nothing to train and evaluate a model on";
+      LOG.warn("als {}: no model trained: {}", version, reason);
+      Map<String, Object> metrics = new LinkedHashMap<>();
+      metrics.put("version", version);
+      metrics.put("as_of", c.asOf().toString());
+      metrics.put("trained", false);
+      metrics.put("promoted", false);
+      metrics.put("reason", reason);
+      String root = modelsRoot(lake);
+      FileSystem fs = new Path(root).getFileSystem(spark.sparkContext().hadoopConfiguration());
+      try (OutputStream out = fs.create(new Path(root + "/" + version + "/metrics.json"), true)) {
+        JSON.writeValue(out, metrics);
+      }
+      interactions.unpersist();
+      split.unpersist();
+      return new Outcome(version, null, null, null, null, false, List.of(), 0, reason);
     }
     long catalogue = split.train().select("item_id").distinct().count();
 
@@ -117,7 +138,6 @@ public final class AlsJob {
     String root = modelsRoot(lake);
     FileSystem fs = new Path(root).getFileSystem(spark.sparkContext().hadoopConfiguration());
     Pointer pointer = Pointer.read(fs, root);
-    String version = "v" + c.asOf().toString().replace("-", "");
     Metrics promotedBefore = null;
     if (pointer != null && !pointer.version().equals(version)) {
       ALSModel promotedModel = ALSModel.load(root + "/" + pointer.version() + "/model");
@@ -136,10 +156,11 @@ public final class AlsJob {
           purchases, interactions, Recommendations.itemCategories(events), PUBLISHED_K, PUBLISHED_K);
     }
     Outcome outcome = new Outcome(version, best.params(), best.metrics(), popularity, promotedBefore, promote,
-        search, published);
+        search, published, null);
     Map<String, Object> metrics = new LinkedHashMap<>();
     metrics.put("version", version);
     metrics.put("as_of", c.asOf().toString());
+    metrics.put("trained", true);
     metrics.put("k", c.k());
     metrics.put("holdout", Map.of("share", c.holdout(), "min_interactions", c.minInteractions(),
         "test_users", split.testUsers(), "catalogue", catalogue));

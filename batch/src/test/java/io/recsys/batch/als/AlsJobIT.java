@@ -63,6 +63,13 @@ class AlsJobIT {
     // rank 1, huge regularization, one iteration: factors near zero, an arbitrary ranking
     Params degenerate = new Params(1, 1000.0, 0.01, 1);
 
+    // a date before any data: no model, no failure, the reason in metrics.json
+    AlsJob.Outcome none = AlsJob.run(spark, config(lake, LocalDate.of(1990, 1, 1), good));
+    assertThat(none.skipped()).contains("no user has 5 or more items up to 1990-01-01");
+    assertThat(none.promoted()).isFalse();
+    assertThat(AlsJob.promoted(spark, lake)).isNull();
+    assertThat(Files.readString(dir.resolve("models/als/v19900101/metrics.json"))).contains("\"trained\" : false");
+
     // nothing promoted yet: even the degenerate model is promoted, with its metrics beside the baseline
     AlsJob.Outcome first = AlsJob.run(spark, config(lake, last, degenerate));
     assertThat(first.promoted()).isTrue();

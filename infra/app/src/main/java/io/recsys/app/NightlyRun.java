@@ -62,6 +62,10 @@ final class NightlyRun {
     AlsJob.Config d = AlsJob.Config.defaults(lake, last);
     AlsJob.Outcome als = AlsJob.run(spark, new AlsJob.Config(lake, last, List.of(new Params(32, 0.05, 10, 10)), d.k(),
         d.holdout(), d.minInteractions(), d.halfLife(), d.seed()));
+    if (als.skipped() != null) {
+      System.out.println("      ALS " + als.version() + ": no model trained: " + als.skipped());
+      return;
+    }
     System.out.printf("      ALS %s: NDCG@10 %.4f vs popularity %.4f over %,d held-out users; %s; in %.0f s%n",
         als.version(), als.candidate().ndcg(), als.popularity().ndcg(), als.candidate().users(),
         als.promoted() ? "promoted, " + als.publishedUsers() + " users' top 20 published" : "not promoted",
