@@ -174,15 +174,8 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
     Duration ttl = duration(where, "ttl", text(n, "ttl", where));
     Set<EventType> viewFilter = eventTypes(where, n.path("filter"));
 
-    JsonNode fs = n.path("features");
-    if (!fs.isObject() || fs.isEmpty()) {
-      throw new FeatureDefinitionException(where + ": no features. Add at least one under 'features:'");
-    }
-    List<Feature> features = new ArrayList<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = fs.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      features.add(feature(where + ", feature " + e.getKey(), e.getKey(), e.getValue(), viewFilter));
-    }
+    List<Feature> features = features(where, n,
+        (fwhere, featureName, f) -> feature(fwhere, featureName, f, viewFilter));
     Map<String, Feature> byName = features.stream().collect(Collectors.toMap(Feature::name, f -> f));
     for (Feature f : features) {
       if (f.aggregation() == Aggregation.RATIO) {
@@ -215,25 +208,36 @@ public record FeatureDefinitions(String project, Map<String, Entity> entities, M
       }
     }
     Duration ttl = duration(where, "ttl", text(n, "ttl", where));
-    JsonNode fs = n.path("features");
+    List<Feature> features = features(where, n, (fwhere, featureName, f) -> {
+      requireName(featureName, fwhere);
+      if (!f.isObject()) {
+        throw new FeatureDefinitionException(fwhere + ": expected a mapping such as {dtype: STRING_LIST}");
+      }
+      checkKeys(fwhere, f, Set.of("dtype", "description"));
+      return new Feature(featureName, Aggregation.PUBLISHED, null, 0, valueType(fwhere, text(f, "dtype", fwhere)),
+          Set.of(), null, null);
+    });
+    return new FeatureView(name, entity, source, null, null, null, ttl, Set.of(), List.copyOf(features),
+        FeatureView.Schedule.MODEL);
+  }
+
+  /** How one entry of a view's {@code features:} becomes a Feature (where, name, its YAML node). */
+  private interface FeatureReader {
+    Feature read(String where, String name, JsonNode node);
+  }
+
+  /** The view's features, in file order; at least one. */
+  private static List<Feature> features(String where, JsonNode view, FeatureReader reader) {
+    JsonNode fs = view.path("features");
     if (!fs.isObject() || fs.isEmpty()) {
       throw new FeatureDefinitionException(where + ": no features. Add at least one under 'features:'");
     }
     List<Feature> features = new ArrayList<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = fs.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
-      String fwhere = where + ", feature " + e.getKey();
-      requireName(e.getKey(), fwhere);
-      JsonNode f = e.getValue();
-      if (!f.isObject()) {
-        throw new FeatureDefinitionException(fwhere + ": expected a mapping such as {dtype: STRING_LIST}");
-      }
-      checkKeys(fwhere, f, Set.of("dtype", "description"));
-      features.add(new Feature(e.getKey(), Aggregation.PUBLISHED, null, 0, valueType(fwhere, text(f, "dtype", fwhere)),
-          Set.of(), null, null));
+      features.add(reader.read(where + ", feature " + e.getKey(), e.getKey(), e.getValue()));
     }
-    return new FeatureView(name, entity, source, null, null, null, ttl, Set.of(), List.copyOf(features),
-        FeatureView.Schedule.MODEL);
+    return features;
   }
 
   private static Feature feature(String where, String name, JsonNode n, Set<EventType> viewFilter) {
