@@ -85,8 +85,9 @@ public final class AlsCommand implements Callable<Integer> {
     AlsJob.Outcome o = AlsJob.run(spark, new AlsJob.Config(lake, asOf, params, k == null ? d.k() : k, d.holdout(),
         d.minInteractions(), d.halfLife(), d.seed()));
     if (o.skipped() != null) {
+      String promoted = AlsJob.promoted(spark, lake);
       System.out.printf("ALS %s: no model trained: %s; the promoted model stays (%s)%n", o.version(), o.skipped(),
-          AlsJob.promoted(spark, lake) == null ? "none yet" : AlsJob.promoted(spark, lake));
+          promoted == null ? "none yet" : promoted);
       return 0;
     }
     System.out.printf("ALS %s (%s): NDCG@%d %.4f, precision %.4f, MAP %.4f, coverage %.3f over %d users; "

@@ -104,10 +104,7 @@ public final class AlsJob {
       metrics.put("promoted", false);
       metrics.put("reason", reason);
       String root = modelsRoot(lake);
-      FileSystem fs = new Path(root).getFileSystem(spark.sparkContext().hadoopConfiguration());
-      try (OutputStream out = fs.create(new Path(root + "/" + version + "/metrics.json"), true)) {
-        JSON.writeValue(out, metrics);
-      }
+      writeMetrics(new Path(root).getFileSystem(spark.sparkContext().hadoopConfiguration()), root, version, metrics);
       interactions.unpersist();
       split.unpersist();
       return new Outcome(version, null, null, null, null, false, List.of(), 0, reason);
@@ -172,9 +169,7 @@ public final class AlsJob {
     metrics.put("promoted", promote);
     metrics.put("published_users", published);
     metrics.put("search", search);
-    try (OutputStream out = fs.create(new Path(root + "/" + version + "/metrics.json"), true)) {
-      JSON.writeValue(out, metrics);
-    }
+    writeMetrics(fs, root, version, metrics);
     if (promote) {
       List<String> history = new ArrayList<>();
       if (pointer != null) {
@@ -193,6 +188,13 @@ public final class AlsJob {
     interactions.unpersist();
     split.unpersist();
     return outcome;
+  }
+
+  private static void writeMetrics(FileSystem fs, String root, String version, Map<String, Object> metrics)
+      throws IOException {
+    try (OutputStream out = fs.create(new Path(root + "/" + version + "/metrics.json"), true)) {
+      JSON.writeValue(out, metrics);
+    }
   }
 
   /** Promotes the version promoted before the current one; returns it. */
