@@ -53,8 +53,9 @@ public final class Demo implements Callable<Integer> {
   Path lake;
   @Option(names = "--data-dir", description = "Folder holding ml-latest-small/ and online-retail/.")
   Path dataDir;
-  @Option(names = "--bad-ratio", defaultValue = "0.01", description = "Synthetic: share of bad records (default 0.01).")
-  double badRatio;
+  @Option(names = "--bad-ratio", description = "Share of bad records mixed in, 0..1 (default: 0.01 for synthetic, 0 "
+      + "for the real data sets, to which they are added beside the events).")
+  Double badRatio;
   @Option(names = "--reset", description = "Delete a non-default --lake before starting.")
   boolean reset;
   @Option(names = "--no-online", description = "Skip the online-features job and the nightly chain (bronze only).")
@@ -107,7 +108,8 @@ public final class Demo implements Callable<Integer> {
       OnlineRun online = noOnline ? null : OnlineRun.start(spark, layout, stack.kafkaBootstrap(), stack.redisUri());
 
       step("3/" + steps, "Replaying " + dataset + " into Kafka topic 'events'");
-      ReplayCommand replay = ReplayCommand.of(events, ds == ReplayCommand.Dataset.SYNTHETIC ? badRatio : 0,
+      ReplayCommand replay = ReplayCommand.of(events,
+          badRatio != null ? badRatio : ds == ReplayCommand.Dataset.SYNTHETIC ? 0.01 : 0,
           ds == ReplayCommand.Dataset.SYNTHETIC ? 0.01 : 0, ds == ReplayCommand.Dataset.SYNTHETIC ? 0.02 : 0,
           dataDir, null);
       CompletableFuture<ReplayCommand.Summary> sent = CompletableFuture.supplyAsync(() -> {

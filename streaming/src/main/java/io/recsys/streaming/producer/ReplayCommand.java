@@ -49,7 +49,8 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--data-dir", description = "Folder holding ml-latest-small/ and online-retail/ "
       + "(default: ../shared/data, else the small samples in data/samples).")
   Path dataDir;
-  @Option(names = "--bad-ratio", defaultValue = "0.0", description = "Synthetic: share of bad records, 0..1.")
+  @Option(names = "--bad-ratio", defaultValue = "0.0", description = "Share of bad records, 0..1: the synthetic generator emits them in place of events; "
+      + "a replay of a real data set adds them beside its events (one bad copy of an event each).")
   double badRatio;
   @Option(names = "--late-ratio", defaultValue = "0.0", description = "Synthetic: share of late events, 0..1.")
   double lateRatio;
@@ -93,6 +94,7 @@ public final class ReplayCommand implements Callable<Integer> {
     long t0 = System.currentTimeMillis();
     Iterator<ProducedRecord> records;
     SyntheticClickstream synthetic = null;
+    BadRecords mixedIn = null;
     Map<String, Long> skipped = Map.of();
     if (ds == Dataset.SYNTHETIC) {
       synthetic = new SyntheticClickstream(SyntheticClickstream.Config.defaults(events == null ? 100_000 : events)
@@ -110,7 +112,8 @@ public final class ReplayCommand implements Callable<Integer> {
         list = list.subList(0, (int) (long) events);
       }
       skipped = replay.skipped();
-      records = DatasetReplay.records(list);
+      mixedIn = badRatio > 0 ? new BadRecords() : null;
+      records = mixedIn == null ? DatasetReplay.records(list) : mixedIn.mixedInto(list, badRatio, seed);
     }
     long sent = 0;
     try (EventProducer producer = new EventProducer(servers, topicName, Map.of())) {
@@ -129,7 +132,8 @@ public final class ReplayCommand implements Callable<Integer> {
     if (sent % 10_000 != 0) {
       progress.accept(sent);
     }
-    return new Summary(sent, synthetic == null ? Map.of() : synthetic.injectedBadRecords(), skipped,
+    return new Summary(sent, synthetic != null ? synthetic.injectedBadRecords()
+        : mixedIn != null ? mixedIn.injected() : Map.of(), skipped,
         System.currentTimeMillis() - t0);
   }
 

@@ -57,11 +57,6 @@ public final class SyntheticClickstream implements Iterator<ProducedRecord> {
     }
   }
 
-  /** The reasons bad records are built to trigger, in the order they are injected. */
-  static final ReasonCode[] BAD_KINDS = {ReasonCode.MALFORMED_JSON, ReasonCode.MISSING_REQUIRED_FIELD,
-      ReasonCode.WRONG_TYPE, ReasonCode.UNKNOWN_EVENT_TYPE, ReasonCode.EVENT_TIME_OUT_OF_RANGE,
-      ReasonCode.INVALID_VALUE, ReasonCode.OVERSIZE_PAYLOAD, ReasonCode.EMPTY_PAYLOAD,
-      ReasonCode.UNSUPPORTED_SCHEMA_VERSION};
   private static final String[] DEVICES = {"web", "ios", "android"};
   private static final String[] REFERRERS = {"direct", "search", "email", "social"};
 
@@ -73,11 +68,10 @@ public final class SyntheticClickstream implements Iterator<ProducedRecord> {
   private final double meanSessionGapMillis;
   private final PriorityQueue<Session> active = new PriorityQueue<>((a, b) -> Long.compare(a.nextTime, b.nextTime));
   private final Deque<ProducedRecord> held = new ArrayDeque<>();
-  private final Map<ReasonCode, Long> injected = new LinkedHashMap<>();
+  private final BadRecords bad = new BadRecords();
   private long nextSessionStart;
   private long emitted;
   private long sessionSeq;
-  private int badCursor;
 
   public SyntheticClickstream(Config config) {
     if (config.records() < 0 || config.badRatio() < 0 || config.badRatio() > 1) {
@@ -95,7 +89,7 @@ public final class SyntheticClickstream implements Iterator<ProducedRecord> {
 
   /** How many bad records of each reason were emitted so far. */
   public Map<ReasonCode, Long> injectedBadRecords() {
-    return Map.copyOf(injected);
+    return bad.injected();
   }
 
   @Override
@@ -149,23 +143,7 @@ public final class SyntheticClickstream implements Iterator<ProducedRecord> {
   }
 
   private ProducedRecord bad() {
-    ReasonCode kind = BAD_KINDS[badCursor++ % BAD_KINDS.length];
-    injected.merge(kind, 1L, Long::sum);
-    Event e = nextGoodEvent();
-    String json = new String(EventJson.toBytes(e), StandardCharsets.UTF_8);
-    String value = switch (kind) {
-      case MALFORMED_JSON -> json.substring(0, json.length() / 2);
-      case MISSING_REQUIRED_FIELD -> json.replaceFirst("\"user_id\":\"[^\"]*\",", "");
-      case WRONG_TYPE -> json.replaceFirst("\"user_id\":\"[^\"]*\"", "\"user_id\":12345");
-      case UNKNOWN_EVENT_TYPE -> json.replaceFirst("\"event_type\":\"[^\"]*\"", "\"event_type\":\"teleport\"");
-      case EVENT_TIME_OUT_OF_RANGE -> json.replaceFirst("\"event_time\":\"[^\"]*\"", "\"event_time\":\"1970-01-02T00:00:00Z\"");
-      case INVALID_VALUE -> json.replaceFirst("\"event_id\":\"[^\"]*\"", "\"event_id\":\"\"");
-      case OVERSIZE_PAYLOAD -> json.replaceFirst("\\{", "{\"padding\":\"" + "x".repeat(70 * 1024) + "\",");
-      case EMPTY_PAYLOAD -> null;
-      case UNSUPPORTED_SCHEMA_VERSION -> json.replaceFirst("\"schema_version\":1", "\"schema_version\":99");
-      case PARSER_ERROR -> throw new IllegalStateException("PARSER_ERROR marks a parser defect; it is never injected");
-    };
-    return new ProducedRecord(e.userId(), value == null ? null : value.getBytes(StandardCharsets.UTF_8), kind);
+    return bad.next(nextGoodEvent());
   }
 
   private Event event(Session s, EventType type, String item, Double price, Integer qty, String query) {

@@ -66,7 +66,7 @@ class SyntheticClickstreamTest {
       }
     }
     assertThat(seen).isEqualTo(gen.injectedBadRecords());
-    assertThat(seen.keySet()).containsExactlyInAnyOrder(SyntheticClickstream.BAD_KINDS);
+    assertThat(seen.keySet()).containsExactlyInAnyOrder(BadRecords.KINDS);
     assertThat(seen.values().stream().mapToLong(Long::longValue).sum()).isBetween(800L, 1200L);
   }
 
