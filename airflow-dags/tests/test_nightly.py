@@ -1,82 +1,56 @@
-"""recsys_nightly end to end in a real Airflow (dag.test()) with the real spark-submit of pyspark 4.1.0 (the
-jar's Spark version), on a lake this test builds from the Online Retail replay (the sample in data/samples through
-Kafka into bronze, by ./run demo --no-online) and a redis-server of its own: every task succeeds and leaves the
-tables, model and Redis keys it must. With ReplayChainIT (MovieLens), this is the whole chain on the real replays."""
+"""recsys_nightly in a real Airflow (dag.test()) with the real spark-submit of pyspark 4.1.0 (the jar's Spark
+version), on the session's lake (the Online Retail replay, conftest.py) and redis-server: a missing Variable fails
+the task naming it; a date without events succeeds with empty outputs and says so; the sample's last day runs end to
+end and leaves the tables, model and Redis keys it must. With ReplayChainIT (MovieLens), this is the whole chain on
+the real replays."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from datetime import date, datetime, timezone
-from pathlib import Path
 
-import pytest
+import pyarrow.parquet as pq
 import redis
-from airflow.models import DagBag
 
-from conftest import DAGS, REPO, migrate_db
-
-APP_JAR = REPO / "infra" / "app" / "target" / "recsys-app-0.1.0-SNAPSHOT.jar"
+from conftest import EMPTY_DAY, nightly_config, run_dag
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _rows(table_dir, **partition) -> list[dict]:
+    """Rows of a Delta table's Parquet files (of one partition), read without Spark. Files that OPTIMIZE replaced
+    are still there until VACUUM, so use this for sets and for emptiness, not for counts."""
+    folder = table_dir
+    for k, v in partition.items():
+        folder = folder / f"{k}={v}"
+    return [r for f in folder.rglob("*.parquet") for r in pq.read_table(f).to_pylist()] if folder.exists() else []
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> Path:
-    assert APP_JAR.exists(), f"{APP_JAR} is missing: build the project first (./run build)"
-    lake = tmp_path_factory.mktemp("nightly") / "lake"
-    done = subprocess.run([str(REPO / "run"), "demo", "--no-online", "--dataset", "online-retail",
-                           "--data-dir", str(REPO / "data" / "samples"), "--lake", str(lake)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return lake
+def test_a_missing_variable_fails_the_task_naming_it(tmp_path, capsys):
+    with nightly_config(tmp_path / "lake", 1, AIRFLOW_VAR_RECSYS_LAKE=None):
+        dag, run, states = run_dag("recsys_nightly", EMPTY_DAY, retries=0)
+    assert run.state == "failed", states
+    assert states["silver"] == "failed" and states["als"] == "upstream_failed", states
+    out = capsys.readouterr()
+    assert "recsys_lake" in out.out + out.err
 
 
-@pytest.fixture(scope="module")
-def redis_port():
-    server = shutil.which("redis-server") or os.environ.get("REDIS_SERVER")
-    assert server, "redis-server is not on PATH (./run installs it)"
-    port = _free_port()
-    p = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.1)
-    yield port
-    p.terminate()
-    p.wait(10)
+def test_a_date_without_events_succeeds_with_empty_outputs_and_says_so(lake, redis_port, capsys):
+    with nightly_config(lake, redis_port):
+        dag, run, states = run_dag("recsys_nightly", EMPTY_DAY)
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}, states
+    assert not _rows(lake / "silver" / "events", event_date=EMPTY_DAY)
+    assert not _rows(lake / "gold" / "user_features", as_of_date=EMPTY_DAY)
+    metrics = json.loads((lake / "models" / "als" / f"v{EMPTY_DAY:%Y%m%d}" / "metrics.json").read_text())
+    assert metrics["trained"] is False and "no user" in metrics["reason"].lower(), metrics
+    assert not (lake / "models" / "als" / "PROMOTED.json").exists()
+    assert redis.Redis(port=redis_port).dbsize() == 0, "nothing was published"
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert f"no model trained for {EMPTY_DAY:%Y%m%d}" in said and "no model promoted yet" in said
 
 
-def test_the_nightly_dag_runs_end_to_end(lake, redis_port, monkeypatch):
-    migrate_db()
-    day = date(2010, 12, 2)  # the sample's last day: 38 customers bought 5 or more items
-    bin_dir = str(Path(sys.executable).parent)  # pyspark's spark-submit
-    monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ["PATH"])
-    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-    monkeypatch.setenv("AIRFLOW_VAR_RECSYS_LAKE", str(lake))
-    monkeypatch.setenv("AIRFLOW_VAR_RECSYS_REDIS", f"127.0.0.1:{redis_port}")
-    monkeypatch.setenv("AIRFLOW_VAR_RECSYS_APP_JAR", str(APP_JAR))
-    monkeypatch.setenv("AIRFLOW_VAR_RECSYS_DRIVER_JAVA_OPTIONS", "-Dcom.google.protobuf.use_unsafe_pre22_gencode=true")
-    monkeypatch.setenv("AIRFLOW_CONN_RECSYS_SPARK", json.dumps({"conn_type": "spark", "host": "local[2]"}))
-    assert redis.Redis(port=redis_port).dbsize() == 0
-
-    dag = DagBag(dag_folder=str(DAGS)).dags["recsys_nightly"]
-    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
-
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+def test_the_nightly_dag_runs_end_to_end(nightly):
+    lake, redis_port, day, dag, run = nightly.lake, nightly.redis_port, nightly.day, nightly.dag, nightly.run
+    states = nightly.states
     assert run.state == "success", states
     assert set(states) == set(dag.task_ids) and set(states.values()) == {"success"}, states
     version = "v" + day.strftime("%Y%m%d")
@@ -88,8 +62,6 @@ def test_the_nightly_dag_runs_end_to_end(lake, redis_port, monkeypatch):
     assert any((lake / "features" / "user_recommendations").rglob("*.parquet"))
     # no list offers an item its user bought (read from the tables' Parquet files: duplicates from OPTIMIZE's
     # rewrite do not matter to these sets)
-    import pyarrow.parquet as pq
-
     silver = [pq.read_table(f, columns=["user_id", "item_id", "event_type"]).to_pylist()
               for f in (lake / "silver" / "events").rglob("*.parquet")]
     bought = {(r["user_id"], r["item_id"]) for t in silver for r in t if r["event_type"] == "purchase"}
