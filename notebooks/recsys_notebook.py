@@ -87,6 +87,9 @@ def spark_session(lake: str, master: str = "local[2]", jar: str | None = None, s
         builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
                    .config("spark.databricks.delta.snapshotPartitions", "2")
                    .config("spark.driver.memory", os.environ.get("RECSYS_NOTEBOOK_DRIVER_MEMORY", "2g")))
+    java_options = os.environ.get("RECSYS_NOTEBOOK_JAVA_OPTIONS")  # e.g. -XX:TieredStopAtLevel=1 on small lakes
+    if java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
     if s3_endpoint:
         builder = (builder.config("spark.hadoop.fs.s3a.endpoint", s3_endpoint)
                    .config("spark.hadoop.fs.s3a.path.style.access", "true")
@@ -121,9 +124,9 @@ def read(spark, lake: str, name: str):
     return spark.read.format("delta").load(table_path(lake, name))
 
 
-def overview(spark, lake: str, names: list[str] | None = None, count_rows: bool = True):
-    """Rows, files, size, Delta version and last operation of tables of the lake (default: bronze, silver and
-    gold), as a pandas frame; absent tables are listed as such."""
+def overview(spark, lake: str, names: list[str] | None = None, count_rows: bool = False):
+    """Files, size, Delta version and last operation (and with count_rows, rows) of tables of the lake (default:
+    bronze, silver and gold), as a pandas frame; absent tables are listed as such."""
     import pandas as pd
     from delta.tables import DeltaTable
 

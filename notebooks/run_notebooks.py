@@ -72,6 +72,7 @@ def main() -> int:
     parser.add_argument("--s3-endpoint", help="S3 endpoint of an s3a:// lake (MinIO, S3Proxy)")
     parser.add_argument("--out", default=str(HERE.parent / "target" / "notebooks"),
                         help="folder for the executed notebooks (default: target/notebooks)")
+    parser.add_argument("--parallel", type=int, default=1, help="notebooks run at once (default 1)")
     parser.add_argument("--strip", action="store_true", help="strip the outputs of the notebooks in notebooks/")
     parser.add_argument("names", nargs="*", help="notebooks to run (01, 02_features, ...; default: all)")
     args = parser.parse_args()
@@ -82,28 +83,38 @@ def main() -> int:
     if not args.lake:
         parser.error("--lake is required (the --lake of the jobs; ./run demo builds one in demo-data/lake)")
 
-    import papermill as pm
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lake = args.lake if "://" in args.lake or args.lake.startswith("file:") else str(Path(args.lake).resolve())
     params = {"LAKE": lake, "REDIS": args.redis, "SPARK_MASTER": args.master, "APP_JAR": args.app_jar,
               "S3_ENDPOINT": args.s3_endpoint}
-    failed = 0
-    for nb in notebooks(args.names):
-        target = out / nb.name
-        t0 = time.time()
-        try:
-            pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(HERE), kernel_name="python3",
-                                progress_bar=False, request_save_on_cell_execute=False)
-        except pm.PapermillExecutionError as e:
-            failed += 1
-            print(json.dumps({"notebook": nb.name, "ok": False, "cell": e.exec_count, "error": e.ename,
-                              "message": str(e.evalue), "output": str(target)}), flush=True)
-            continue
-        print(json.dumps({"notebook": nb.name, "ok": True, "seconds": round(time.time() - t0, 1),
-                          "output": str(target), **outputs(target)}), flush=True)
-    return 1 if failed else 0
+    chosen = notebooks(args.names)
+    if args.parallel > 1:  # each notebook has its own kernel and Spark driver: small lakes leave the cores idle
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(args.parallel, len(chosen))) as pool:
+            results = list(pool.map(execute, chosen, [out] * len(chosen), [params] * len(chosen)))
+    else:
+        results = [execute(nb, out, params) for nb in chosen]
+    for r in results:
+        print(json.dumps(r), flush=True)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+def execute(nb: Path, out: Path, params: dict) -> dict:
+    """Runs one notebook with papermill; what it did, as a dict."""
+    import papermill as pm
+
+    target = out / nb.name
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(HERE), kernel_name="python3",
+                            progress_bar=False, request_save_on_cell_execute=False)
+    except pm.PapermillExecutionError as e:
+        return {"notebook": nb.name, "ok": False, "cell": e.exec_count, "error": e.ename, "message": str(e.evalue),
+                "output": str(target)}
+    return {"notebook": nb.name, "ok": True, "seconds": round(time.time() - t0, 1), "output": str(target),
+            **outputs(target)}
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 silver -> gold_features (long-horizon views, materialized to Redis) -> correct_streaming_features (recompute the
 streaming views from silver, rewrite late-changed windows online) -> als (train, evaluate against popularity and
 the promoted model, gate, publish to gold and Redis) -> als_gate (reports the gate's decision) ->
-check_freshness (the promoted model must be recent: an SLA on what serving gets) -> maintenance (OPTIMIZE and
-VACUUM of the date). Every job is idempotent for its date, so a retry or a re-run gives the same tables.
+check_freshness (the promoted model must be recent: an SLA on what serving gets) -> maintenance (OPTIMIZE of
+the date's partitions, compacting the streaming jobs' small files; VACUUM, which lists every file of every table,
+runs weekly in recsys_maintenance). Every job is idempotent for its date, so a retry or a re-run gives the same tables.
 A date with no events succeeds with empty partitions (each job says so in its log); with no history at all, the
 ALS job trains nothing and says why in metrics.json, and the checks pass saying so.
 """
@@ -78,6 +79,6 @@ with DAG(
         print(f"promoted model {version}: {age} days old on {ds}")
         return version
 
-    maintenance = spark_job("maintenance", "maintenance", "--date", "{{ ds }}")
+    maintenance = spark_job("maintenance", "maintenance", "--date", "{{ ds }}", "--no-vacuum")
 
     silver >> gold >> correct >> als >> als_gate() >> check_freshness() >> maintenance

@@ -25,7 +25,7 @@ def _rows(table_dir, **partition) -> list[dict]:
 
 def test_a_missing_variable_fails_the_task_naming_it(tmp_path, capsys):
     with nightly_config(tmp_path / "lake", 1, AIRFLOW_VAR_RECSYS_LAKE=None):
-        dag, run, states = run_dag("recsys_nightly", EMPTY_DAY, retries=0)
+        dag, run, states = run_dag("recsys_nightly", EMPTY_DAY)
     assert run.state == "failed", states
     assert states["silver"] == "failed" and states["als"] == "upstream_failed", states
     out = capsys.readouterr()
