@@ -71,10 +71,28 @@ public final class AlsTrainer {
     return new Split(train, relevant, relevant.count(), seen, most.isNullAt(0) ? 0 : most.getInt(0));
   }
 
+  /**
+   * Fits one candidate. Users and items are cut into as many blocks as the cluster has task slots (Spark's
+   * default parallelism) rather than MLlib's fixed 10: every iteration runs two stages of one task per block,
+   * and on a small cluster the surplus blocks only add task overhead and shuffle files (measured by
+   * {@code ./run bench batch}, see BENCHMARKS.md). A large cluster gets one block per core. The Spark conf
+   * {@code spark.recsys.als.blocks} sets the number instead.
+   */
   public static ALSModel fit(Dataset<Row> train, Params p, long seed) {
+    var sc = train.sparkSession().sparkContext();
+    int blocks = sc.conf().contains(BLOCKS_CONF) ? sc.conf().getInt(BLOCKS_CONF, 10)
+        : blocks(sc.defaultParallelism());
     return new ALS().setImplicitPrefs(true).setRank(p.rank()).setRegParam(p.regParam()).setAlpha(p.alpha())
         .setMaxIter(p.maxIter()).setUserCol("user").setItemCol("item").setRatingCol("confidence")
+        .setNumUserBlocks(blocks).setNumItemBlocks(blocks)
         .setColdStartStrategy("drop").setNonnegative(false).setSeed(seed).fit(train);
+  }
+
+  static final String BLOCKS_CONF = "spark.recsys.als.blocks";
+
+  /** ALS blocks for a number of task slots: one per slot, at least 1 and at most 200. */
+  static int blocks(int slots) {
+    return Math.max(1, Math.min(200, slots));
   }
 
   /**

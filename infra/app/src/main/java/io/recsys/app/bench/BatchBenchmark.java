@@ -26,7 +26,8 @@ import org.apache.spark.sql.types.StructType;
 final class BatchBenchmark {
 
   static final StructType SILVER = new StructType().add("user_id", DataTypes.StringType)
-      .add("item_id", DataTypes.StringType).add("event_type", DataTypes.StringType)
+      .add("item_id", DataTypes.StringType).add("category", DataTypes.StringType)
+      .add("event_type", DataTypes.StringType)
       .add("rating", DataTypes.DoubleType).add("event_time", DataTypes.TimestampType)
       .add("event_date", DataTypes.DateType);
 
@@ -55,7 +56,7 @@ final class BatchBenchmark {
     List<Row> rows = new ArrayList<>(events.size());
     for (Event e : events) {
       Instant t = Instant.ofEpochMilli(e.eventTimeMillis());
-      rows.add(RowFactory.create(e.userId(), e.itemId(), e.eventType().wireName(), e.rating(), Timestamp.from(t),
+      rows.add(RowFactory.create(e.userId(), e.itemId(), e.category(), e.eventType().wireName(), e.rating(), Timestamp.from(t),
           Date.valueOf(t.atOffset(ZoneOffset.UTC).toLocalDate())));
     }
     LakeLayout lake = new LakeLayout(work.resolve("lake-" + dataset).toUri().toString());

@@ -1,7 +1,5 @@
 package io.recsys.app.bench;
 
-import dev.feast.FeastClient;
-import feast.proto.serving.ServingAPIProto.FieldStatus;
 import io.recsys.contract.Event;
 import io.recsys.contract.EventJson;
 import io.recsys.contract.EventType;
@@ -10,7 +8,6 @@ import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.online.OnlineRow;
 import io.recsys.online.OnlineStore;
-import io.recsys.serving.FeatureServer;
 import io.recsys.serving.OnlineFeatureClient;
 import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.TriggerSpec;
@@ -33,7 +30,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -251,7 +247,7 @@ final class OnlineBenchmark {
     for (int i = 0; i < WIDE; i++) {
       s.append(String.format("      f%03d: {agg: count, dtype: INT64}%n", i));
     }
-    Path file = work.resolve("features-bench.yaml");
+    Path file = wideDefinitionsFile();
     Files.writeString(file, s);
     FeatureDefinitions defs = FeatureDefinitions.load(file);
     FeatureView view = defs.view("bench_wide");
@@ -283,59 +279,16 @@ final class OnlineBenchmark {
     return refs;
   }
 
-  /** Our client: threads x (calls of `entities` random users x `features`), for the given time after a warm-up. */
-  Lookup ourClient(FeatureDefinitions defs, int threads, int entities, int features, Duration time)
-      throws Exception {
-    List<String> refs = wideRefs(features);
-    try (OnlineFeatureClient client = new OnlineFeatureClient(stack.redisUri(), defs)) {
-      runCalls(client, refs, 1, entities, Duration.ofSeconds(3)); // warm-up
-      return runCalls(client, refs, threads, entities, time);
-    }
+  /** The definitions file {@link #wideDefinitions} wrote, for the lookup processes and the server. */
+  Path wideDefinitionsFile() {
+    return work.resolve("features-bench.yaml");
   }
 
-  private Lookup runCalls(OnlineFeatureClient client, List<String> refs, int threads, int entities,
-      Duration time) throws Exception {
-    long[][] lat = new long[threads][];
-    int[] counts = new int[threads];
-    CountDownLatch done = new CountDownLatch(threads);
-    long until = System.nanoTime() + time.toNanos();
-    long t0 = System.nanoTime();
-    for (int t = 0; t < threads; t++) {
-      int me = t;
-      Thread th = new Thread(() -> {
-        SplittableRandom rnd = new SplittableRandom(me);
-        long[] l = new long[1 << 20];
-        int n = 0;
-        List<String> users = new ArrayList<>(entities);
-        while (System.nanoTime() < until && n < l.length) {
-          users.clear();
-          for (int i = 0; i < entities; i++) {
-            users.add("bench-u" + rnd.nextInt(ENTITIES));
-          }
-          long s = System.nanoTime();
-          var got = client.get(users, refs);
-          l[n++] = System.nanoTime() - s;
-          if (got.get(0).get(refs.get(0)).status() != OnlineFeatureClient.Status.PRESENT) {
-            throw new IllegalStateException("bench row missing for " + users.get(0));
-          }
-        }
-        lat[me] = l;
-        counts[me] = n;
-        done.countDown();
-      }, "bench-lookup-" + t);
-      th.start();
-    }
-    done.await();
-    double secs = (System.nanoTime() - t0) / 1e9;
-    int total = Arrays.stream(counts).sum();
-    long[] all = new long[total];
-    int k = 0;
-    for (int t = 0; t < threads; t++) {
-      System.arraycopy(lat[t], 0, all, k, counts[t]);
-      k += counts[t];
-    }
-    return new Lookup("our Java client (OnlineFeatureClient.get)", threads, entities, refs.size(),
-        Latency.of(all, total), total / secs, (double) total * entities / secs);
+  /** Our client in a JVM of its own ({@link LookupProcess}): threads x (calls of entities x features). */
+  Lookup ourClient(int threads, int entities, int features, Duration time) throws Exception {
+    return LookupProcess.inChild("client", stack.redisUri(), wideDefinitionsFile().toString(),
+        Integer.toString(threads), Integer.toString(entities), Integer.toString(features),
+        Long.toString(time.toSeconds()));
   }
 
   /**
@@ -380,29 +333,14 @@ final class OnlineBenchmark {
         rps / 1, rps);
   }
 
-  /** dev.feast.FeastClient against our gRPC server: 1 row x `features`, one thread. */
-  Lookup feastClient(FeatureDefinitions defs, int features, int calls) throws Exception {
-    List<String> refs = wideRefs(features);
-    try (FeatureServer server = FeatureServer.start(stack.redisUri(), defs, 0);
-        FeastClient feast = FeastClient.create("127.0.0.1", server.port())) {
-      SplittableRandom rnd = new SplittableRandom(3);
-      for (int i = 0; i < calls / 5; i++) {
-        feast.getOnlineFeatures(refs, List.of(dev.feast.Row.create().set("user_id", "bench-u" + rnd.nextInt(ENTITIES))));
-      }
-      long[] lat = new long[calls];
-      long t0 = System.nanoTime();
-      for (int i = 0; i < calls; i++) {
-        var row = List.of(dev.feast.Row.create().set("user_id", "bench-u" + rnd.nextInt(ENTITIES)));
-        long s = System.nanoTime();
-        var got = feast.getOnlineFeatures(refs, row);
-        lat[i] = System.nanoTime() - s;
-        if (got.get(0).getStatus("f000") != FieldStatus.PRESENT) {
-          throw new IllegalStateException("bench row missing through the gRPC server");
-        }
-      }
-      double secs = (System.nanoTime() - t0) / 1e9;
-      return new Lookup("dev.feast.FeastClient -> our gRPC server", 1, 1, features, Latency.of(lat, calls),
-          calls / secs, calls / secs);
+  /**
+   * dev.feast.FeastClient in a JVM of its own against our gRPC server as deployed ({@code java -jar}, a third
+   * JVM): 1 row x `features`, one thread.
+   */
+  Lookup feastClient(int features, int calls) throws Exception {
+    try (LookupProcess.ServerProcess server = new LookupProcess.ServerProcess(stack.redisUri(),
+        wideDefinitionsFile())) {
+      return LookupProcess.inChild("feast", server.address(), Integer.toString(features), Integer.toString(calls));
     }
   }
 }
