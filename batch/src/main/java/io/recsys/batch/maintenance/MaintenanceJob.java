@@ -34,7 +34,8 @@ import picocli.CommandLine.Option;
  * still need them). A shorter retention is refused unless {@code --allow-short-retention}, which an erasure needs to
  * make deleted rows unrecoverable at once. The Delta log cleans itself at checkpoints
  * ({@code delta.logRetentionDuration}, 30 days) and streaming checkpoints keep {@code
- * spark.sql.streaming.minBatchesToRetain} batches; neither needs a job.
+ * spark.sql.streaming.minBatchesToRetain} batches; neither needs a job. {@code ops.stream_progress}, one row per
+ * micro-batch of every streaming query, keeps {@code --progress-retention-days} days (default 30).
  */
 @Command(name = "maintenance", mixinStandardHelpOptions = true, sortOptions = false,
     description = "OPTIMIZE (Z-order user_id where it helps) and VACUUM every table of the lake.")
@@ -55,9 +56,19 @@ public final class MaintenanceJob implements Callable<Integer> {
   boolean noVacuum;
   @Option(names = "--no-optimize", description = "VACUUM only (after an erasure).")
   boolean noOptimize;
+  @Option(names = "--progress-retention-days", description = "Days of ops.stream_progress to keep, 0 for all "
+      + "(default 30).")
+  int progressRetentionDays = 30;
 
+  /** @param progressRetentionDays days of ops.stream_progress kept (rows of earlier dates are deleted), 0: all */
   public record Config(LakeLayout lake, FeatureDefinitions definitions, LocalDate date, double retainHours,
-      boolean optimize, boolean vacuum) {}
+      boolean optimize, boolean vacuum, int progressRetentionDays) {
+
+    public Config(LakeLayout lake, FeatureDefinitions definitions, LocalDate date, double retainHours,
+        boolean optimize, boolean vacuum) {
+      this(lake, definitions, date, retainHours, optimize, vacuum, 30);
+    }
+  }
 
   /** One table: files before, after OPTIMIZE, and after VACUUM (live files; VACUUM removes unreferenced ones). */
   public record TableResult(String path, long filesBefore, long filesAfter, boolean zOrdered) {}
@@ -75,8 +86,12 @@ public final class MaintenanceJob implements Callable<Integer> {
           + "running readers or streaming queries still need could be deleted", "Use 168 or more, or add "
           + "--allow-short-retention when nothing reads the lake (an erasure that must take effect now)");
     }
+    if (progressRetentionDays < 0) {
+      throw UserError.badArgument("--progress-retention-days", String.valueOf(progressRetentionDays), "0 or more");
+    }
     Config c = new Config(lakeOptions.layout(s), featureOptions.definitions(s),
-        date == null ? null : DateRangeOptions.parse("--date", date), retain, !noOptimize, !noVacuum);
+        date == null ? null : DateRangeOptions.parse("--date", date), retain, !noOptimize, !noVacuum,
+        progressRetentionDays);
     SparkSession spark = SparkSessions.create("recsys maintenance", LakeAccess.s3aSettings(lakeOptions.s3Endpoint(s)));
     LakeAccess.check(spark, c.lake().root());
     for (TableResult r : run(spark, c)) {
@@ -96,6 +111,7 @@ public final class MaintenanceJob implements Callable<Integer> {
     out.addAll(TrainingSetJob.all(spark, lake));
     out.add(lake.opsErasedUsers());
     out.add(lake.opsErasureAudit());
+    out.add(lake.opsStreamProgress());
     return out;
   }
 
@@ -108,6 +124,12 @@ public final class MaintenanceJob implements Callable<Integer> {
     String listing = "spark.sql.sources.parallelPartitionDiscovery.parallelism";
     if (!spark.conf().contains(listing) || spark.conf().get(listing).equals("10000")) {
       spark.conf().set(listing, String.valueOf(Math.max(8, spark.sparkContext().defaultParallelism() * 4)));
+    }
+    String progress = c.lake().opsStreamProgress();
+    if (c.progressRetentionDays() > 0 && DeltaTable.isDeltaTable(spark, progress)) {
+      // whole date partitions: Delta drops their files from the log without rewriting any
+      spark.sparkContext().setJobDescription("maintenance: ops.stream_progress retention");
+      DeltaTable.forPath(spark, progress).delete("date < date_sub(current_date(), " + c.progressRetentionDays() + ")");
     }
     List<TableResult> out = new ArrayList<>();
     for (String path : tables(spark, c.lake(), c.definitions())) {
@@ -124,6 +146,8 @@ public final class MaintenanceJob implements Callable<Integer> {
         optimize = optimize.where("event_date = '" + c.date() + "'");
       } else if (c.date() != null && partitions.contains("as_of_date")) {
         optimize = optimize.where("as_of_date = '" + c.date() + "'");
+      } else if (c.date() != null && partitions.contains("date")) {
+        optimize = optimize.where("date = '" + c.date() + "'");
       }
       boolean zorder = c.optimize()
           && (path.equals(c.lake().silverEvents()) || path.equals(c.lake().bronzeEvents()));

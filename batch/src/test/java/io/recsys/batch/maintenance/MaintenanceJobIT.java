@@ -53,6 +53,22 @@ class MaintenanceJobIT {
     assertThat(rows(lake.silverEvents())).isEqualTo(rows);
   }
 
+  @Test
+  void keepsTheConfiguredDaysOfStreamProgress(@TempDir Path dir) {
+    LakeLayout lake = new LakeLayout(dir.toUri().toString());
+    LocalDate today = LocalDate.now(java.time.ZoneOffset.UTC);
+    for (int age : new int[] {0, 3, 29, 31, 90}) {
+      spark.sql("SELECT 'bronze-ingest' AS query, DATE'" + today.minusDays(age) + "' AS date, " + age + "L AS batch_id")
+          .write().format("delta").mode(SaveMode.Append).partitionBy("date").save(lake.opsStreamProgress());
+    }
+
+    MaintenanceJob.run(spark, new MaintenanceJob.Config(lake, FeatureDefinitions.load(), null, 168, true, false, 30));
+
+    assertThat(spark.read().format("delta").load(lake.opsStreamProgress()).orderBy("batch_id")
+        .collectAsList().stream().map(r -> r.getLong(r.fieldIndex("batch_id")))).containsExactly(0L, 3L, 29L);
+    assertThat(MaintenanceJob.files(spark, lake.opsStreamProgress())).as("one file per kept date").isEqualTo(3);
+  }
+
   static List<String> rows(String path) {
     return spark.read().format("delta").load(path).orderBy("event_id").collectAsList().stream().map(Row::toString)
         .toList();

@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.col;
 import io.recsys.contract.ParserConfig;
 import io.recsys.lake.LakeLayout;
 import io.recsys.streaming.metrics.StreamMetrics;
+import io.recsys.streaming.metrics.StreamProgressLog;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,13 +51,19 @@ final class BronzeBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   private final ParserConfig parserConfig;
   private final String fallbackAppId;
   private final StreamMetrics metrics;
+  private final String queryName;
+  private final StreamProgressLog progressLog;
   private boolean tablesChecked;
 
-  BronzeBatchWriter(LakeLayout lake, ParserConfig parserConfig, String fallbackAppId, StreamMetrics metrics) {
+  /** {@code progressLog} (null for none) gets each batch's quarantined count under {@code queryName}. */
+  BronzeBatchWriter(LakeLayout lake, ParserConfig parserConfig, String fallbackAppId, StreamMetrics metrics,
+      String queryName, StreamProgressLog progressLog) {
     this.lake = lake;
     this.parserConfig = parserConfig;
     this.fallbackAppId = fallbackAppId;
     this.metrics = metrics;
+    this.queryName = queryName;
+    this.progressLog = progressLog;
   }
 
   @Override
@@ -118,6 +125,9 @@ final class BronzeBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       }
       long quarantined = rejected.values().stream().mapToLong(Long::longValue).sum();
       metrics.recordBronzeBatch(valid, rejected);
+      if (progressLog != null) {
+        progressLog.quarantined(queryName, batchId, quarantined);
+      }
       long tEnd = System.nanoTime();
       LOG.info("batch {}: {} events, {} quarantined {} in {} ms (tables {} ms, parse + events append {} ms, "
           + "quarantine {} ms)", batchId, valid, quarantined, rejected.isEmpty() ? "" : rejected,

@@ -11,6 +11,7 @@ import io.recsys.spark.SparkSessions;
 import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.spark.UserError;
 import io.recsys.streaming.metrics.ProgressListener;
+import io.recsys.streaming.metrics.StreamProgressLog;
 import io.recsys.streaming.metrics.StreamMetrics;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -108,10 +109,11 @@ public final class BronzeIngestJob implements Callable<Integer> {
    */
   public static SupervisedQuery run(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics,
       Consumer<StreamingQueryProgress> onProgress) throws TimeoutException {
-    ProgressListener listener = new ProgressListener(metrics, onProgress);
+    StreamProgressLog log = StreamProgressLog.open(spark, config.lake().opsStreamProgress());
+    ProgressListener listener = new ProgressListener(metrics, onProgress).recordTo(log == null ? null : log.acquire());
     spark.streams().addListener(listener);
-    SupervisedQuery q = SupervisedQuery.start(config.queryName(), () -> start(spark, config, metrics),
-        () -> spark.streams().removeListener(listener));
+    SupervisedQuery q = SupervisedQuery.start(config.queryName(), () -> start(spark, config, metrics, log),
+        () -> listener.detach(spark));
     listener.follow(q.query().id());
     return q;
   }
@@ -120,8 +122,8 @@ public final class BronzeIngestJob implements Callable<Integer> {
    * Starts the query on an existing session, once (the listener that feeds the metrics is added by
    * {@link #run}).
    */
-  static StreamingQuery start(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics)
-      throws TimeoutException {
+  static StreamingQuery start(SparkSession spark, BronzeIngestConfig config, StreamMetrics metrics,
+      StreamProgressLog log) throws TimeoutException {
     var reader = KafkaAccess.readStream(spark, config.bootstrap(), config.topic(), config.startingOffsets(),
             config.maxOffsetsPerTrigger(), config.kafkaOptions())
         .option("failOnDataLoss", String.valueOf(config.failOnDataLoss()));
@@ -130,7 +132,8 @@ public final class BronzeIngestJob implements Callable<Integer> {
         .queryName(config.queryName())
         .option("checkpointLocation", config.checkpoint())
         .trigger(config.trigger().toTrigger())
-        .foreachBatch(new BronzeBatchWriter(config.lake(), config.parser(), config.checkpoint(), metrics))
+        .foreachBatch(new BronzeBatchWriter(config.lake(), config.parser(), config.checkpoint(), metrics,
+            config.queryName(), log))
         .start();
   }
 

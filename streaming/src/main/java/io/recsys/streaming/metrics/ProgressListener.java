@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.function.Consumer;
+import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.SourceProgress;
 import org.apache.spark.sql.streaming.StreamingQueryListener;
 import org.apache.spark.sql.streaming.StreamingQueryProgress;
@@ -24,6 +25,9 @@ public final class ProgressListener extends StreamingQueryListener {
   private final String name;
   private final Consumer<StreamingQueryProgress> onProgress;
   private volatile java.util.UUID queryId;
+  private volatile StreamProgressLog log;
+  private int started;
+  private int terminated;
 
   public ProgressListener(StreamMetrics metrics, Consumer<StreamingQueryProgress> onProgress) {
     this(metrics, metrics.query(), onProgress);
@@ -41,8 +45,48 @@ public final class ProgressListener extends StreamingQueryListener {
     this.queryId = id;
   }
 
+  /** Also buffer every micro-batch's progress into {@code ops.stream_progress} (null: do not). */
+  public ProgressListener recordTo(StreamProgressLog log) {
+    this.log = log;
+    return this;
+  }
+
+  /**
+   * Waits (up to {@code timeoutMillis}) until Spark's listener bus has delivered the termination of every run of
+   * this query that it reported started, so the last batches' progress is recorded before the listener is removed.
+   */
+  public synchronized void awaitDelivered(long timeoutMillis) throws InterruptedException {
+    long end = System.currentTimeMillis() + timeoutMillis;
+    while (terminated < started && System.currentTimeMillis() < end) {
+      wait(Math.max(1, end - System.currentTimeMillis()));
+    }
+  }
+
+  /**
+   * After the query's last run: waits for its last progress to be delivered, removes this listener and writes
+   * what it buffered to {@code ops.stream_progress}.
+   */
+  public void detach(SparkSession spark) {
+    try {
+      awaitDelivered(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    spark.streams().removeListener(this);
+    StreamProgressLog l = log;
+    if (l != null) {
+      l.release();
+    }
+  }
+
   @Override
   public void onQueryStarted(QueryStartedEvent event) {
+    if (queryId != null ? !queryId.equals(event.id()) : !name.equals(event.name())) {
+      return;
+    }
+    synchronized (this) {
+      started++;
+    }
     LOG.info("query {} started (id {}, run {})", event.name(), event.id(), event.runId());
   }
 
@@ -69,11 +113,22 @@ public final class ProgressListener extends StreamingQueryListener {
       LOG.info("{} batch {}: {} rows, {} rows/s, {} ms, {} offsets behind", q, p.batchId(), p.numInputRows(),
           Math.round(finite(p.processedRowsPerSecond())), triggerMs, behind);
     }
+    StreamProgressLog l = log;
+    if (l != null) {
+      l.record(q, p, behind);
+    }
     onProgress.accept(p);
   }
 
   @Override
   public void onQueryTerminated(QueryTerminatedEvent event) {
+    if (queryId != null && !queryId.equals(event.id())) {
+      return;
+    }
+    synchronized (this) {
+      terminated++;
+      notifyAll();
+    }
     if (event.exception().isDefined()) {
       LOG.error("query {} failed: {}", event.id(), event.exception().get());
     } else {

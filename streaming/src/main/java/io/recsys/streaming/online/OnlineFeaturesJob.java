@@ -24,6 +24,7 @@ import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.spark.UserError;
 import io.recsys.streaming.metrics.ProgressListener;
+import io.recsys.streaming.metrics.StreamProgressLog;
 import io.recsys.streaming.metrics.StreamMetrics;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -146,6 +147,7 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     }
     TopK.register(spark);
     List<SupervisedQuery> out = new ArrayList<>();
+    StreamProgressLog log = StreamProgressLog.open(spark, config.lake().opsStreamProgress());
     for (FeatureView view : config.views()) {
       String name = OnlineFeaturesConfig.queryName(view);
       ProgressListener listener = new ProgressListener(metrics, name, p -> {
@@ -156,10 +158,10 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
         if (late > 0) {
           metrics.recordLateRows(view.name(), late);
         }
-      });
+      }).recordTo(log == null ? null : log.acquire());
       spark.streams().addListener(listener);
       SupervisedQuery q = SupervisedQuery.start(name, () -> start(spark, config, view, metrics),
-          () -> spark.streams().removeListener(listener));
+          () -> listener.detach(spark));
       listener.follow(q.query().id());
       out.add(q);
     }

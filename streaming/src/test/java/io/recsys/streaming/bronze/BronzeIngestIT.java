@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import io.recsys.streaming.common.SupervisedQuery;
 import org.junit.jupiter.api.Test;
@@ -134,8 +135,24 @@ class BronzeIngestIT {
       assertThat(body).contains("recsys_stream_processed_rows_per_second{query=\"bronze-ingest\"}");
       assertThat(body).contains("recsys_bronze_quarantined_total{reason=\"MALFORMED_JSON\"} "
           + injected.get(ReasonCode.MALFORMED_JSON) + ".0");
-      long valid = 4_000 - injected.values().stream().mapToLong(Long::longValue).sum();
-      assertThat(body).contains("recsys_bronze_events_total " + valid + ".0");
+      long bad = injected.values().stream().mapToLong(Long::longValue).sum();
+      assertThat(body).contains("recsys_bronze_events_total " + (4_000 - bad) + ".0");
+
+      // the same per-batch figures, kept as history in ops.stream_progress
+      LakeLayout lake = new LakeLayout(dir.toUri().toString());
+      Row totals = spark.read().format("delta").load(lake.opsStreamProgress()).filter("query = 'bronze-ingest'")
+          .selectExpr("count(*)", "count(distinct run_id, batch_id)", "sum(input_rows)", "sum(quarantined_rows)",
+              "min(duration_ms)", "count(distinct query_id)", "max_by(offsets_behind_latest, batch_id)",
+              "count_if(date <> to_date(batch_time))")
+          .first();
+      assertThat(totals.getLong(0)).as("one row per micro-batch").isEqualTo((long) batches);
+      assertThat(totals.getLong(1)).as("no batch twice").isEqualTo(totals.getLong(0));
+      assertThat(totals.getLong(2)).isEqualTo(4_000);
+      assertThat(totals.getLong(3)).as("quarantined rows").isEqualTo(bad);
+      assertThat(totals.getLong(4)).isPositive();
+      assertThat(totals.getLong(5)).isEqualTo(1);
+      assertThat(totals.getLong(6)).as("caught up at the end").isZero();
+      assertThat(totals.getLong(7)).isZero();
     }
   }
 

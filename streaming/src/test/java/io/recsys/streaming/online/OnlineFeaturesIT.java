@@ -92,6 +92,18 @@ class OnlineFeaturesIT {
       long logged = spark.read().format("delta").load(config.lake().features("user_activity_1h")).count();
       assertThat(logged).isPositive();
 
+      // ops.stream_progress: every view's micro-batches as Spark reported them, with the size of its state
+      var progress = spark.read().format("delta").load(config.lake().opsStreamProgress());
+      for (int i = 0; i < views.size(); i++) {
+        String name = OnlineFeaturesConfig.queryName(views.get(i));
+        long reported = java.util.Arrays.stream(queries.get(i).query().recentProgress())
+            .mapToLong(p -> p.numInputRows()).sum();
+        var r = progress.filter(progress.col("query").equalTo(name))
+            .selectExpr("count(*)", "sum(input_rows)", "count(state_rows)").first();
+        assertThat(r.getLong(1)).as(name).isPositive().isEqualTo(reported);
+        assertThat(r.getLong(2)).as(name + ": state rows on every batch").isEqualTo(r.getLong(0));
+      }
+
       // run the last micro-batch with data of one view again: drop its commit (and those of the empty batches
       // after it), so Spark re-executes it from the checkpoint's offsets and state, as after a crash
       long lastDataBatch = -1;
