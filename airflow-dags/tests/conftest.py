@@ -98,7 +98,11 @@ def nightly_config(lake: Path, redis_port: int, **overrides):
         "AIRFLOW_VAR_RECSYS_APP_JAR": str(APP_JAR),
         # (-XX:TieredStopAtLevel=1 would start each job about 4 s sooner, but its larger frames overflow the
         # stack deserializing ALS's 10-iteration lineage: measured, StackOverflowError in the als task)
-        "AIRFLOW_VAR_RECSYS_DRIVER_JAVA_OPTIONS": "-Dcom.google.protobuf.use_unsafe_pre22_gencode=true",
+        # Spark's code generation off: compiling each plan costs more than running it on the sample's few
+        # thousand rows (as in the Java tests' SparkTestSession; ReplayChainIT runs the chain with the defaults)
+        "AIRFLOW_VAR_RECSYS_DRIVER_JAVA_OPTIONS": "-Dcom.google.protobuf.use_unsafe_pre22_gencode=true "
+                                                  "-Dspark.sql.codegen.wholeStage=false "
+                                                  "-Dspark.sql.codegen.factoryMode=NO_CODEGEN",
         "AIRFLOW_CONN_RECSYS_SPARK": json.dumps({"conn_type": "spark", "host": "local[2]"}),
     }
     env.update(overrides)

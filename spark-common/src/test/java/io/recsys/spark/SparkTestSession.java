@@ -27,6 +27,13 @@ public final class SparkTestSession {
           .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
           .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
           .config("spark.sql.streaming.stopTimeout", "30s")
+          // Tests push a few rows through many distinct plans, so compiling each plan's generated code (Janino)
+          // costs more than running it: interpreted evaluation, which Spark's own suites test as well, took
+          // ErasureJobIT from 197 s to 134 s. The end-to-end tests (the demo in ReplayChainIT, ClusterIT's
+          // spark-submits, the Airflow DAG runs) keep Spark's defaults. -Dspark.sql.codegen.wholeStage=true
+          // -Dspark.sql.codegen.factoryMode=FALLBACK runs these tests with code generation.
+          .config("spark.sql.codegen.wholeStage", System.getProperty("spark.sql.codegen.wholeStage", "false"))
+          .config("spark.sql.codegen.factoryMode", System.getProperty("spark.sql.codegen.factoryMode", "NO_CODEGEN"))
           .getOrCreate();
     }
     return session;

@@ -181,6 +181,10 @@ class ClusterIT {
         "--conf", "spark.executor.memory=1g", "--conf", "spark.executor.cores=1", "--conf", "spark.cores.max=2",
         // sized for a few thousand events, as a user sizes a small job (the defaults suit big data: 200 and 50)
         "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.databricks.delta.snapshotPartitions=2",
+        // what this test checks is distribution (the jar's contents, closures, executors, credentials), not code
+        // generation: compiling every plan costs more than running it on a few thousand rows in cold executor JVMs
+        // (the tests' SparkTestSession does the same; ReplayChainIT's demo runs the jobs with Spark's defaults)
+        "--conf", "spark.sql.codegen.wholeStage=false", "--conf", "spark.sql.codegen.factoryMode=NO_CODEGEN",
         "--conf", "spark.executor.extraJavaOptions=" + executorFlags,
         // executors get the credentials the way a user gives them on a cluster
         "--conf", "spark.executorEnv.AWS_ACCESS_KEY_ID=" + stack.s3().accessKey(),
