@@ -66,7 +66,6 @@ public final class StreamProgressLog {
   private final Map<String, Long> quarantined = new ConcurrentHashMap<>();
   private final AtomicInteger users = new AtomicInteger();
   private final ScheduledExecutorService flusher;
-  private long written;
   private boolean warned;
 
   private StreamProgressLog(SparkSession spark, String path, long flushSeconds) {
@@ -155,15 +154,9 @@ public final class StreamProgressLog {
     try {
       spark.createDataFrame(rows, SCHEMA).write().format("delta").mode(SaveMode.Append).partitionBy("date")
           .save(path);
-      written += rows.size();
     } finally {
       spark.sparkContext().setJobDescription(before);
     }
-  }
-
-  /** Rows appended so far by this log. */
-  public long written() {
-    return written;
   }
 
   private synchronized void flushQuietly() {
