@@ -67,6 +67,7 @@ public final class StreamProgressLog {
   private final AtomicInteger users = new AtomicInteger();
   private final ScheduledExecutorService flusher;
   private boolean warned;
+  private boolean overflowWarned;
 
   private StreamProgressLog(SparkSession spark, String path, long flushSeconds) {
     this.spark = spark;
@@ -135,6 +136,10 @@ public final class StreamProgressLog {
     synchronized (buffer) {
       if (buffer.size() < MAX_BUFFERED) {
         buffer.add(row);
+      } else if (!overflowWarned) {
+        overflowWarned = true;
+        LOG.warn("ops.stream_progress: {} rows wait for an append to {}; later batches are not recorded until one "
+            + "succeeds", MAX_BUFFERED, path);
       }
     }
   }
