@@ -113,6 +113,7 @@ public final class AlsJob {
 
     List<Map<String, Object>> search = new ArrayList<>();
     Scored best = null;
+    LOG.info("als {}: MLlib's BLAS on the driver: {}", version, AlsTrainer.blas());
     for (Params p : c.grid()) {
       long t0 = System.nanoTime();
       ALSModel model = AlsTrainer.fit(split.train(), p, c.seed());

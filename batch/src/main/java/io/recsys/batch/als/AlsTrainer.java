@@ -90,6 +90,21 @@ public final class AlsTrainer {
 
   static final String BLOCKS_CONF = "spark.recsys.als.blocks";
 
+  /**
+   * Which BLAS MLlib's ALS runs on in this JVM, as MLlib chooses it: a native library (libblas.so.3 and
+   * liblapack.so.3, e.g. OpenBLAS) when one loads, else its Java code, whose first fit in a JVM runs largely
+   * before the JIT has compiled it (measured in BENCHMARKS.md, Batch).
+   */
+  public static String blas() {
+    try {
+      dev.ludovic.netlib.blas.NativeBLAS.getInstance();
+      return "native (libblas.so.3)";
+    } catch (Throwable e) {
+      return "Java (" + dev.ludovic.netlib.blas.JavaBLAS.getInstance().getClass().getSimpleName()
+          + "; no native libblas.so.3 loaded: install OpenBLAS for faster fits)";
+    }
+  }
+
   /** ALS blocks for a number of task slots: one per slot, at least 1 and at most 200. */
   static int blocks(int slots) {
     return Math.max(1, Math.min(200, slots));
