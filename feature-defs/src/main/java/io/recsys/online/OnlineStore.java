@@ -12,23 +12,27 @@ import org.redisson.Redisson;
 import org.redisson.api.BatchOptions;
 import org.redisson.api.BatchResult;
 import org.redisson.api.RBatch;
+import org.redisson.api.RFuture;
 import org.redisson.api.RScript;
 import org.redisson.api.RScriptAsync;
 import org.redisson.api.RedissonClient;
 import org.redisson.client.RedisException;
 import org.redisson.client.codec.ByteArrayCodec;
+import org.redisson.client.protocol.RedisCommands;
+import org.redisson.command.CommandAsyncExecutor;
+import org.redisson.command.CommandBatchService;
 import org.redisson.config.Config;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The Redis online store in Feast's layout, through Redisson: pipelined writes that never go back in time, and
- * pipelined reads of many entities. Both run as Lua scripts (loaded once, then called by SHA) because Feast's
- * keys are binary, which Redisson's object API cannot name, and because the stale-write check must be atomic
- * with the write.
+ * pipelined reads of many entities. Writes run as a Lua script (loaded once, then called by SHA) because the
+ * stale-write check must be atomic with the write; reads are plain HMGETs. Feast's keys are binary, which
+ * Redisson's object API cannot name; both paths pass them as bytes.
  *
- * <p>Cost: one network round trip per {@code batchSize} rows (writes) or per call (reads); one Lua call per
- * entity. Thread-safe. On executors, use {@link #shared}: one client per JVM and address, built on first use,
+ * <p>Cost: one network round trip per {@code batchSize} rows (writes) or per call (reads); one Lua call (write)
+ * or one HMGET (read) per entity. Thread-safe. On executors, use {@link #shared}: one client per JVM and address, built on first use,
  * closed at JVM exit, so nothing non-serializable is captured in a Spark closure.
  */
 public final class OnlineStore implements AutoCloseable {
@@ -36,12 +40,10 @@ public final class OnlineStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OnlineStore.class);
   private static final Map<String, OnlineStore> SHARED = new ConcurrentHashMap<>();
   static final String WRITE_SCRIPT = resource("write-if-newer.lua");
-  static final String READ_SCRIPT = resource("read-fields.lua");
 
   private final String address;
   private final RedissonClient client;
   private volatile String writeSha;
-  private volatile String readSha;
 
   private OnlineStore(String address) {
     this.address = normalize(address);
@@ -136,37 +138,49 @@ public final class OnlineStore implements AutoCloseable {
   }
 
   /**
-   * Reads {@code fields} of every key in one pipeline. Returns, per key, the stored bytes of each field in order
-   * (null where absent).
+   * Reads {@code fields} of every key: HMGET, one command per key, all in one pipeline (one command and no
+   * pipeline for a single key). Returns, per key, the stored bytes of each field in order (null where absent).
+   *
+   * <p>HMGET goes through Redisson's command executor, which takes binary keys as they are; its object API
+   * ({@code RMap}) names keys by String and cannot address Feast's keys. An HMGET costs Redis less than the same
+   * HMGET inside a Lua script (no script call, no argument copies into Lua).
    */
   public List<List<byte[]>> read(List<byte[]> keys, List<byte[]> fields) {
-    for (int attempt = 0; ; attempt++) {
-      String sha = readSha();
-      RBatch batch = client.createBatch(BatchOptions.defaults());
-      RScriptAsync script = batch.getScript(ByteArrayCodec.INSTANCE);
-      Object[] args = fields.toArray();
-      for (byte[] key : keys) {
-        script.evalShaAsync(RScript.Mode.READ_ONLY, sha, RScript.ReturnType.MULTI, List.<Object>of(key), args);
-      }
-      try {
-        List<?> responses = batch.execute().getResponses();
-        List<List<byte[]>> out = new ArrayList<>(responses.size());
-        for (Object r : responses) {
-          List<byte[]> values = new ArrayList<>(fields.size());
-          for (Object v : (List<?>) r) {
-            values.add((byte[]) v);
-          }
-          out.add(values);
-        }
-        return out;
-      } catch (RedisException e) {
-        if (attempt == 0 && String.valueOf(e.getMessage()).contains("NOSCRIPT")) {
-          readSha = null;
-          continue;
-        }
-        throw e;
-      }
+    CommandAsyncExecutor executor = ((Redisson) client).getCommandExecutor();
+    if (keys.size() == 1) {
+      byte[] key = keys.get(0);
+      List<Object> values = executor.get(executor.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
+          hmgetArgs(key, fields)));
+      return List.of(asBytes(values));
     }
+    CommandBatchService batch = new CommandBatchService(executor, BatchOptions.defaults());
+    List<RFuture<List<Object>>> pending = new ArrayList<>(keys.size());
+    for (byte[] key : keys) {
+      pending.add(batch.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET, hmgetArgs(key, fields)));
+    }
+    batch.execute();
+    List<List<byte[]>> out = new ArrayList<>(keys.size());
+    for (RFuture<List<Object>> f : pending) {
+      out.add(asBytes(f.toCompletableFuture().join()));
+    }
+    return out;
+  }
+
+  private static Object[] hmgetArgs(byte[] key, List<byte[]> fields) {
+    Object[] args = new Object[fields.size() + 1];
+    args[0] = key;
+    for (int i = 0; i < fields.size(); i++) {
+      args[i + 1] = fields.get(i);
+    }
+    return args;
+  }
+
+  private static List<byte[]> asBytes(List<Object> values) {
+    List<byte[]> out = new ArrayList<>(values.size());
+    for (Object v : values) {
+      out.add((byte[]) v);
+    }
+    return out;
   }
 
   /**
@@ -201,15 +215,6 @@ public final class OnlineStore implements AutoCloseable {
     if (s == null) {
       s = client.getScript(ByteArrayCodec.INSTANCE).scriptLoad(WRITE_SCRIPT);
       writeSha = s;
-    }
-    return s;
-  }
-
-  private String readSha() {
-    String s = readSha;
-    if (s == null) {
-      s = client.getScript(ByteArrayCodec.INSTANCE).scriptLoad(READ_SCRIPT);
-      readSha = s;
     }
     return s;
   }

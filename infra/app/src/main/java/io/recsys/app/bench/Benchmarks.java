@@ -216,9 +216,9 @@ public final class Benchmarks implements Callable<Integer> {
         + "own, as serving code does (no Spark beside it); the gRPC server is the deployed jar (`java -jar "
         + "serving/target/recsys-feature-server.jar`) in a third JVM. Default JVM settings everywhere.\n\n");
     s.append("10,000 users with a 250-feature INT64 view, written by the jobs' writer. Our client: random users "
-        + "per call, 3 s warm-up then 10 s; latency per call. redis-benchmark: the same Lua script our client "
-        + "sends (HMGET of the fields), on a hash with as many fields and ASCII field names; with -P 100, 100 "
-        + "script calls per round trip, which is what our client sends for 100 entities.\n\n");
+        + "per call, 3 s warm-up then 10 s; latency per call. redis-benchmark: the command our client "
+        + "sends (HMGET of the fields), on a hash with as many fields, with an ASCII key and field names; with -P "
+        + "100, 100 HMGETs per round trip, which is what our client sends for 100 entities.\n\n");
     s.append("| client | threads | entities x features per call | p50 ms | p99 ms | calls/s | entity rows/s |\n")
         .append("|---|---:|---|---:|---:|---:|---:|\n");
     for (OnlineBenchmark.Lookup l : lookups) {
