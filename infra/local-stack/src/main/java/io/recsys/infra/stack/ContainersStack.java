@@ -1,5 +1,8 @@
 package io.recsys.infra.stack;
 
+import io.recsys.infra.stack.internal.RedisServerProcess;
+import java.util.ArrayList;
+import java.util.List;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.MinIOContainer;
 import org.testcontainers.kafka.KafkaContainer;
@@ -30,7 +33,10 @@ public final class ContainersStack implements LocalStack {
   static ContainersStack start() {
     KafkaContainer kafka = new KafkaContainer(DockerImageName.parse(KAFKA_IMAGE));
     MinIOContainer minio = new MinIOContainer(DockerImageName.parse(MINIO_IMAGE));
-    GenericContainer<?> redis = new GenericContainer<>(DockerImageName.parse(REDIS_IMAGE)).withExposedPorts(6379);
+    List<String> redisCommand = new ArrayList<>(List.of("redis-server"));
+    redisCommand.addAll(RedisServerProcess.ONLINE_STORE_SETTINGS);
+    GenericContainer<?> redis = new GenericContainer<>(DockerImageName.parse(REDIS_IMAGE)).withExposedPorts(6379)
+        .withCommand(redisCommand.toArray(String[]::new));
     kafka.start();
     minio.start();
     redis.start();

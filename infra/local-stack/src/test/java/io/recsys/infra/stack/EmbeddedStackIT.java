@@ -50,6 +50,12 @@ class EmbeddedStackIT {
       URI redis = URI.create(stack.redisUri());
       assertThat(redisCommand(redis.getHost(), redis.getPort(), "*1\r\n$4\r\nPING\r\n")).isEqualTo("+PONG");
       assertThat(redisCommand(redis.getHost(), redis.getPort(), "*1\r\n$4\r\nINFO\r\n")).startsWith("$");
+      // an entity hash wider than 128 fields is a hash table, which HMGET reads without a scan per field
+      assertThat(redisCommand(redis.getHost(), redis.getPort(), resp(wideHset("wide", 200)))).isEqualTo(":200");
+      assertThat(redisCommand(redis.getHost(), redis.getPort(), resp(List.of("HSET", "narrow", "f", "v"))))
+          .isEqualTo(":1");
+      assertThat(redisBulk(redis, List.of("OBJECT", "ENCODING", "wide"))).isEqualTo("hashtable");
+      assertThat(redisBulk(redis, List.of("OBJECT", "ENCODING", "narrow"))).isEqualTo("listpack");
 
       // S3Proxy speaks S3: the lake bucket lists, and a request signed with unknown credentials is refused
       HttpClient http = HttpClient.newHttpClient();
@@ -101,6 +107,33 @@ class EmbeddedStackIT {
   void anUnknownStackKindIsRejectedWithTheChoices(@TempDir Path dir) {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> LocalStacks.start(dir, "kubernetes", () -> false))
         .isInstanceOf(LocalStackException.class).hasMessageContaining("use embedded or containers");
+  }
+
+  private static List<String> wideHset(String key, int fields) {
+    List<String> args = new java.util.ArrayList<>(List.of("HSET", key));
+    for (int i = 0; i < fields; i++) {
+      args.add("f" + i);
+      args.add("v" + i);
+    }
+    return args;
+  }
+
+  private static String resp(List<String> args) {
+    StringBuilder b = new StringBuilder("*").append(args.size()).append("\r\n");
+    args.forEach(a -> b.append('$').append(a.length()).append("\r\n").append(a).append("\r\n"));
+    return b.toString();
+  }
+
+  /** The value of a bulk-string reply. */
+  private static String redisBulk(URI redis, List<String> args) throws Exception {
+    try (Socket s = new Socket(redis.getHost(), redis.getPort())) {
+      s.getOutputStream().write(resp(args).getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+      String header = in.readLine();
+      assertThat(header).as("a bulk-string reply to " + args).startsWith("$");
+      return in.readLine();
+    }
   }
 
   private static String redisCommand(String host, int port, String resp) throws Exception {
