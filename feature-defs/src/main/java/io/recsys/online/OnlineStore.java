@@ -175,12 +175,10 @@ public final class OnlineStore implements AutoCloseable {
     return args;
   }
 
+  /** HMGET's reply as decoded by ByteArrayCodec: a byte[] (or null) per field, so the list is used as it is. */
+  @SuppressWarnings("unchecked")
   private static List<byte[]> asBytes(List<Object> values) {
-    List<byte[]> out = new ArrayList<>(values.size());
-    for (Object v : values) {
-      out.add((byte[]) v);
-    }
-    return out;
+    return (List<byte[]>) (List<?>) values;
   }
 
   /**

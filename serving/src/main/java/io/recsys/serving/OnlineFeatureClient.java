@@ -63,9 +63,10 @@ public final class OnlineFeatureClient implements AutoCloseable {
     Plan plan = plan(featureRefs);
     List<List<StoredValue>> stored = lookup(entityValues, plan);
     List<Map<String, FeatureValue>> out = new ArrayList<>(entityValues.size());
+    int n = plan.refs().size();
     for (List<StoredValue> values : stored) {
-      Map<String, FeatureValue> row = new LinkedHashMap<>();
-      for (int i = 0; i < plan.refs().size(); i++) {
+      Map<String, FeatureValue> row = new LinkedHashMap<>(n * 4 / 3 + 1); // sized once: no rehash while filling
+      for (int i = 0; i < n; i++) {
         StoredValue v = values.get(i);
         Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(v.value()) : null;
         row.put(plan.refs().get(i).ref(), new FeatureValue(java, v.status(), v.eventTime()));

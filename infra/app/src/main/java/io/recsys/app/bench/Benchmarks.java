@@ -212,7 +212,9 @@ public final class Benchmarks implements Callable<Integer> {
     s.append("## Online: lookups\n\n");
     s.append("Measured ").append(LocalDate.now()).append(" with `./run bench ").append(which).append("` on ")
         .append(machine()).append(".\n");
-    s.append("Embedded stack (redis-server ").append(redisVersion()).append("). Each client runs in a JVM of its "
+    s.append("Embedded stack (redis-server ").append(redisVersion()).append(", ")
+        .append(String.join(" ", io.recsys.infra.stack.internal.RedisServerProcess.ONLINE_STORE_SETTINGS))
+        .append(", as README advises for the online store). Each client runs in a JVM of its "
         + "own, as serving code does (no Spark beside it); the gRPC server is the deployed jar (`java -jar "
         + "serving/target/recsys-feature-server.jar`) in a third JVM. Default JVM settings everywhere.\n\n");
     s.append("10,000 users with a 250-feature INT64 view, written by the jobs' writer. Our client: random users "
