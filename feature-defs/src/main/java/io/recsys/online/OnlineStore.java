@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import org.redisson.Redisson;
 import org.redisson.api.BatchOptions;
@@ -16,6 +17,8 @@ import org.redisson.api.RFuture;
 import org.redisson.api.RScript;
 import org.redisson.api.RScriptAsync;
 import org.redisson.api.RedissonClient;
+import org.redisson.api.redisnode.RedisMaster;
+import org.redisson.api.redisnode.RedisNodes;
 import org.redisson.client.RedisException;
 import org.redisson.client.codec.ByteArrayCodec;
 import org.redisson.client.protocol.RedisCommands;
@@ -199,6 +202,26 @@ public final class OnlineStore implements AutoCloseable {
       }
     }
     return deleted;
+  }
+
+  /**
+   * Redis's hash-max-listpack-entries (hash-max-ziplist-entries before Redis 7): hashes of up to that many fields
+   * are listpacks, which HMGET scans once per field asked for. Empty when CONFIG GET is refused (managed Redis
+   * services often rename or disable it).
+   */
+  public OptionalLong hashListpackLimit() {
+    try {
+      RedisMaster node = client.getRedisNodes(RedisNodes.SINGLE).getInstance();
+      for (String name : List.of("hash-max-listpack-entries", "hash-max-ziplist-entries")) {
+        String v = node.getConfig(name).get(name);
+        if (v != null) {
+          return OptionalLong.of(Long.parseLong(v.trim()));
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.debug("CONFIG GET hash-max-listpack-entries failed at {}: {}", address, e.toString());
+    }
+    return OptionalLong.empty();
   }
 
   /** Round-trip check (PING through a script-free command); throws if Redis does not answer. */

@@ -123,6 +123,7 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
       throw new IllegalArgumentException("Redis at " + redis + " does not answer; start it (./run stack up) or "
           + "fix --redis");
     }
+    client.redisAdvice().ifPresent(log::warn);
     metrics = new ServingMetrics();
     if (metricsPort >= 0) {
       boundMetricsPort = metrics.serve(metricsPort);

@@ -14,6 +14,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -22,7 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * as Feast reports them: PRESENT, NOT_FOUND (no row of that view for the entity) or OUTSIDE_MAX_AGE (the row's
  * event time is older than the view's TTL).
  *
- * <p>Cost: one network round trip per {@link #get} call, one Lua HMGET per entity. Thread-safe; build one per
+ * <p>Cost: one network round trip per {@link #get} call, one HMGET per entity. Thread-safe; build one per
  * application and close it at shutdown.
  */
 public final class OnlineFeatureClient implements AutoCloseable {
@@ -51,6 +54,35 @@ public final class OnlineFeatureClient implements AutoCloseable {
 
   public FeatureDefinitions definitions() {
     return definitions;
+  }
+
+  /** The hash-max-listpack-entries that README advises for the Redis of the online store. */
+  public static final int ADVISED_LISTPACK_ENTRIES = 128;
+
+  /**
+   * What to change in Redis for these definitions, if anything: when an entity's hash has more fields than
+   * {@value #ADVISED_LISTPACK_ENTRIES} (every feature of its views, plus one timestamp per view) and Redis still
+   * keeps hashes that wide as listpacks, each HMGET scans the listpack once per field asked for. Empty when
+   * nothing needs changing or Redis does not tell its configuration. The feature server logs it at start.
+   */
+  public Optional<String> redisAdvice() {
+    Map<String, Integer> fields = new TreeMap<>();
+    for (FeatureView v : definitions.views().values()) {
+      fields.merge(v.entity(), v.features().size() + 1, Integer::sum);
+    }
+    Optional<Map.Entry<String, Integer>> widest = fields.entrySet().stream().max(Map.Entry.comparingByValue());
+    if (widest.isEmpty() || widest.get().getValue() <= ADVISED_LISTPACK_ENTRIES) {
+      return Optional.empty();
+    }
+    OptionalLong limit = store.hashListpackLimit();
+    if (limit.isEmpty() || limit.getAsLong() < widest.get().getValue()) {
+      return Optional.empty();
+    }
+    return Optional.of(String.format("Redis at %s keeps hashes of up to %d fields as listpacks, and entity '%s' "
+        + "has %d fields in the feature definitions: each lookup scans its hash once per feature asked for. Set "
+        + "hash-max-listpack-entries %d (CONFIG SET or redis.conf; hashes convert at their next write); see README, "
+        + "\"Redis for the online store\".", store.address(), limit.getAsLong(), widest.get().getKey(),
+        widest.get().getValue(), ADVISED_LISTPACK_ENTRIES));
   }
 
   /**

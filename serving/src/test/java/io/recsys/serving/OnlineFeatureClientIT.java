@@ -9,6 +9,9 @@ import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
 import io.recsys.online.OnlineRow;
 import io.recsys.online.OnlineStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,6 +20,11 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.redisson.Redisson;
+import org.redisson.api.RedissonClient;
+import org.redisson.api.redisnode.RedisNodes;
+import org.redisson.config.Config;
 
 /**
  * The serving client against a real redis-server: rows written by the same writer the Spark jobs use are read
@@ -91,6 +99,53 @@ class OnlineFeatureClientIT {
           .hasMessageContaining("has no feature 'nope'").hasMessageContaining("views");
       assertThatThrownBy(() -> client.get(List.of("u"), List.of("user_activity_1h:views", "item_views_1h:views_1h")))
           .hasMessageContaining("mix entities");
+    }
+  }
+
+  @Test
+  void advisesTheRedisSettingWhenAWideEntityHashWouldBeAListpack(LocalStack stack, @TempDir Path dir)
+      throws Exception {
+    try (OnlineFeatureClient packaged = new OnlineFeatureClient(stack.redisUri(), DEFS);
+        OnlineFeatureClient wide = new OnlineFeatureClient(stack.redisUri(), wideDefinitions(dir, 200))) {
+      assertThat(packaged.redisAdvice()).as("the packaged views are narrow").isEmpty();
+      assertThat(wide.redisAdvice()).as("the local stack's Redis turns wide hashes into hash tables").isEmpty();
+      setListpackEntries(stack, "512"); // Redis's own default
+      try {
+        assertThat(wide.redisAdvice()).hasValueSatisfying(a -> assertThat(a)
+            .contains("up to 512 fields").containsPattern("entity 'user' has 2[0-9][0-9] fields")
+            .contains("hash-max-listpack-entries 128"));
+        assertThat(packaged.redisAdvice()).isEmpty();
+      } finally {
+        setListpackEntries(stack, "128");
+      }
+    }
+  }
+
+  /** The packaged definitions plus a user view of {@code features} INT64 counts. */
+  private static FeatureDefinitions wideDefinitions(Path dir, int features) throws Exception {
+    String text;
+    try (var in = FeatureDefinitions.class.getResourceAsStream(FeatureDefinitions.RESOURCE)) {
+      text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    StringBuilder s = new StringBuilder(text.stripTrailing()).append("\n  it_wide:\n    entity: user\n")
+        .append("    source: events\n    window: 1h\n    slide: 5m\n    ttl: 1d\n    filter: [page_view]\n")
+        .append("    features:\n");
+    for (int i = 0; i < features; i++) {
+      s.append(String.format("      f%03d: {agg: count, dtype: INT64}%n", i));
+    }
+    Path file = dir.resolve("features-wide.yaml");
+    Files.writeString(file, s);
+    return FeatureDefinitions.load(file);
+  }
+
+  private static void setListpackEntries(LocalStack stack, String value) {
+    Config c = new Config();
+    c.useSingleServer().setAddress(stack.redisUri());
+    RedissonClient r = Redisson.create(c);
+    try {
+      r.getRedisNodes(RedisNodes.SINGLE).getInstance().setConfig("hash-max-listpack-entries", value);
+    } finally {
+      r.shutdown();
     }
   }
 }
