@@ -35,8 +35,8 @@ import org.slf4j.LoggerFactory;
  * Redisson's object API cannot name; both paths pass them as bytes.
  *
  * <p>Cost: one network round trip per {@code batchSize} rows (writes) or per call (reads); one Lua call (write)
- * or one HMGET (read) per entity. Thread-safe. On executors, use {@link #shared}: one client per JVM and address, built on first use,
- * closed at JVM exit, so nothing non-serializable is captured in a Spark closure.
+ * or one HMGET (read) per entity. Thread-safe. On executors, use {@link #shared}: one client per JVM and
+ * address, built on first use, closed at JVM exit, so nothing non-serializable is captured in a Spark closure.
  */
 public final class OnlineStore implements AutoCloseable {
 
@@ -46,6 +46,8 @@ public final class OnlineStore implements AutoCloseable {
 
   private final String address;
   private final RedissonClient client;
+  /** Redisson's command layer, which takes binary keys (the reads' HMGETs go through it). */
+  private final CommandAsyncExecutor executor;
   private volatile String writeSha;
 
   private OnlineStore(String address) {
@@ -56,6 +58,7 @@ public final class OnlineStore implements AutoCloseable {
     config.useSingleServer().setAddress(this.address).setConnectionMinimumIdleSize(1).setConnectionPoolSize(8)
         .setTimeout(10_000).setRetryAttempts(3);
     this.client = Redisson.create(config);
+    this.executor = ((Redisson) client).getCommandExecutor();
   }
 
   /** A new client of its own (close it): {@code host:port}, {@code redis://host:port} or {@code rediss://...}. */
@@ -149,7 +152,6 @@ public final class OnlineStore implements AutoCloseable {
    * HMGET inside a Lua script (no script call, no argument copies into Lua).
    */
   public List<List<byte[]>> read(List<byte[]> keys, List<byte[]> fields) {
-    CommandAsyncExecutor executor = ((Redisson) client).getCommandExecutor();
     if (keys.size() == 1) {
       byte[] key = keys.get(0);
       List<Object> values = executor.get(executor.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
