@@ -337,10 +337,11 @@ final class OnlineBenchmark {
    * dev.feast.FeastClient in a JVM of its own against our gRPC server as deployed ({@code java -jar}, a third
    * JVM): 1 row x `features`, one thread.
    */
-  Lookup feastClient(int features, int calls) throws Exception {
+  Lookup feastClient(int features, Duration time) throws Exception {
     try (LookupProcess.ServerProcess server = new LookupProcess.ServerProcess(stack.redisUri(),
         wideDefinitionsFile())) {
-      return LookupProcess.inChild("feast", server.address(), Integer.toString(features), Integer.toString(calls));
+      return LookupProcess.inChild("feast", server.address(), Integer.toString(features),
+          Long.toString(time.toSeconds()));
     }
   }
 }
