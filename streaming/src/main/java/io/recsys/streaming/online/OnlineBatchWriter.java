@@ -97,7 +97,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
             + CHECKPOINT_INTERVAL + "')");
         LOG.info("{}: delta.checkpointInterval set to {}", path, CHECKPOINT_INTERVAL);
       }
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // also Spark's AnalysisException, which is checked in Java but not declared
       LOG.warn("{}: could not set delta.checkpointInterval ({}); the offline log keeps Delta's default", path,
           e.getMessage());
     }
