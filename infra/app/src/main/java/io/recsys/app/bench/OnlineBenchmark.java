@@ -65,8 +65,17 @@ final class OnlineBenchmark {
   record Freshness(String label, int views, long produced, long probes, long seenProbes, Latency latency,
       Map<String, Latency> perView) {}
 
+  /**
+   * One lookup run. {@code redisMicrosPerHmget}: Redis's own time per HMGET during the run (INFO commandstats,
+   * warm-up included), null until {@link #redisCost} fills it in.
+   */
   record Lookup(String what, int threads, int entities, int features, Latency latency, double callsPerSecond,
-      double entityRowsPerSecond) {}
+      double entityRowsPerSecond, Double redisMicrosPerHmget) {
+    Lookup(String what, int threads, int entities, int features, Latency latency, double callsPerSecond,
+        double entityRowsPerSecond) {
+      this(what, threads, entities, features, latency, callsPerSecond, entityRowsPerSecond, null);
+    }
+  }
 
   private final SparkSession spark;
   private final LocalStack stack;
@@ -291,29 +300,68 @@ final class OnlineBenchmark {
         Long.toString(time.toSeconds()));
   }
 
+  /** The ASCII key of user u for redis-benchmark: what its {@code __rand_int__} becomes with {@code -r}. */
+  private static String asciiKey(int u) {
+    return String.format("bench:%012d", u);
+  }
+
+  private static final String HOT_KEY = "bench:hot";
+  private boolean asciiWritten;
+
   /**
-   * redis-benchmark running the client's own command: HMGET of as many fields on a hash of the same number of
-   * fields, with an ASCII key and field names (binary Feast keys cannot be passed on its command line).
+   * The hashes redis-benchmark reads: one per user ({@link #asciiKey}) with as many fields as the users' Feast
+   * hashes, and one more, {@value #HOT_KEY}, read over and over. Field names f000..., values about as long as an
+   * encoded INT64 {@code feast.types.Value}.
    */
-  Lookup redisBenchmark(int clients, int pipeline, int features, long requests) throws Exception {
-    String uri = stack.redisUri().replaceFirst("^redis://", "");
-    String host = uri.substring(0, uri.lastIndexOf(':'));
-    String port = uri.substring(uri.lastIndexOf(':') + 1);
-    Config c = new Config();
-    c.useSingleServer().setAddress(stack.redisUri());
-    RedissonClient r = Redisson.create(c);
+  private void writeAsciiHashes() {
+    if (asciiWritten) {
+      return;
+    }
+    Map<String, String> hash = new HashMap<>();
+    for (int i = 0; i < WIDE; i++) {
+      hash.put(String.format("f%03d", i), "\u0008" + (char) ('a' + i % 26) + "xyz");
+    }
+    RedissonClient r = redisson();
     try {
-      Map<String, String> hash = new HashMap<>();
-      for (int i = 0; i < WIDE; i++) {
-        hash.put(String.format("f%03d", i), "\u0008" + (char) ('a' + i % 26) + "xyz"); // ~ an encoded int64 Value
+      for (int from = 0; from < ENTITIES; from += 500) {
+        org.redisson.api.RBatch batch = r.createBatch();
+        for (int u = from; u < Math.min(ENTITIES, from + 500); u++) {
+          batch.getMap(asciiKey(u), StringCodec.INSTANCE).putAllAsync(hash);
+        }
+        batch.execute();
       }
-      r.getMap("bench:ascii", StringCodec.INSTANCE).putAll(hash);
+      r.getMap(HOT_KEY, StringCodec.INSTANCE).putAll(hash);
     } finally {
       r.shutdown();
     }
+    asciiWritten = true;
+  }
+
+  private RedissonClient redisson() {
+    Config c = new Config();
+    c.useSingleServer().setAddress(stack.redisUri());
+    return Redisson.create(c);
+  }
+
+  /**
+   * redis-benchmark running the client's own command, HMGET of {@code features} fields, on hashes of the users'
+   * width with ASCII keys and field names (binary Feast keys cannot be passed on its command line). With
+   * {@code randomUser}, each HMGET names a random one of the {@value #ENTITIES} users' hashes, as our client's
+   * calls do; without it, every HMGET reads one hash, which Redis then serves from the CPU's cache.
+   */
+  Lookup redisBenchmark(int clients, int pipeline, int features, long requests, boolean randomUser)
+      throws Exception {
+    writeAsciiHashes();
+    String uri = stack.redisUri().replaceFirst("^redis://", "");
+    String host = uri.substring(0, uri.lastIndexOf(':'));
+    String port = uri.substring(uri.lastIndexOf(':') + 1);
     List<String> cmd = new ArrayList<>(List.of("redis-benchmark", "-h", host, "-p", port, "-n",
-        Long.toString(requests), "-c", Integer.toString(clients), "-P", Integer.toString(pipeline), "--csv",
-        "HMGET", "bench:ascii"));
+        Long.toString(requests), "-c", Integer.toString(clients), "-P", Integer.toString(pipeline), "--csv"));
+    if (randomUser) {
+      cmd.addAll(List.of("-r", Integer.toString(ENTITIES), "HMGET", "bench:__rand_int__"));
+    } else {
+      cmd.addAll(List.of("HMGET", HOT_KEY));
+    }
     for (int i = 0; i < features; i++) {
       cmd.add(String.format("f%03d", i));
     }
@@ -329,8 +377,43 @@ final class OnlineBenchmark {
     double rps = Double.parseDouble(f[k]);
     Latency l = new Latency(requests, Double.parseDouble(f[k + 3]), Double.parseDouble(f[k + 4]),
         Double.parseDouble(f[k + 5]), Double.parseDouble(f[k + 6]));
-    return new Lookup("redis-benchmark, same HMGET (-P " + pipeline + ")", clients, 1, features, l,
-        rps / 1, rps);
+    return new Lookup("redis-benchmark, same HMGET, " + (randomUser ? "random user" : "one hash") + " (-P "
+        + pipeline + ")", clients, 1, features, l, rps, rps);
+  }
+
+  /** A lookup run, with Redis's own time per HMGET over it (the change of INFO commandstats across the run). */
+  Lookup redisCost(java.util.concurrent.Callable<Lookup> run) throws Exception {
+    RedissonClient r = redisson();
+    try {
+      long[] before = hmgetStats(r);
+      Lookup l = run.call();
+      long[] after = hmgetStats(r);
+      long calls = after[0] - before[0];
+      Double micros = calls == 0 ? null : (double) (after[1] - before[1]) / calls;
+      return new Lookup(l.what(), l.threads(), l.entities(), l.features(), l.latency(), l.callsPerSecond(),
+          l.entityRowsPerSecond(), micros);
+    } finally {
+      r.shutdown();
+    }
+  }
+
+  /** HMGET's calls and microseconds so far, from INFO commandstats ("calls=N,usec=N,..."). */
+  private static long[] hmgetStats(RedissonClient r) {
+    Map<String, String> stats = r.getRedisNodes(org.redisson.api.redisnode.RedisNodes.SINGLE).getInstance()
+        .info(org.redisson.api.redisnode.RedisNode.InfoSection.COMMANDSTATS);
+    String line = stats.get("cmdstat_hmget");
+    long[] out = new long[2];
+    if (line != null) {
+      for (String kv : line.split(",")) {
+        String[] p = kv.split("=", 2);
+        if (p[0].equals("calls")) {
+          out[0] = Long.parseLong(p[1]);
+        } else if (p[0].equals("usec")) {
+          out[1] = Long.parseLong(p[1]);
+        }
+      }
+    }
+    return out;
   }
 
   /**
