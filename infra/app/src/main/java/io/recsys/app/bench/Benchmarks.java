@@ -64,8 +64,9 @@ public final class Benchmarks implements Callable<Integer> {
     }
     Configurator.setLevel("org.apache.spark", Level.ERROR);
     Configurator.setLevel("io.recsys", Level.WARN);
-    // per-batch timings of the online sink (Redis, offline log) beside the figures
+    // per-batch timings of the sinks (online: Redis, offline log; bronze: events, quarantine) beside the figures
     Configurator.setLevel("io.recsys.streaming.online.OnlineBatchWriter", Level.INFO);
+    Configurator.setLevel("io.recsys.streaming.bronze.BronzeBatchWriter", Level.INFO);
     Path work = Path.of("bench-data").toAbsolutePath();
     deleteTree(work);
     Files.createDirectories(work);
