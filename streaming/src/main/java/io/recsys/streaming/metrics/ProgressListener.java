@@ -110,8 +110,10 @@ public final class ProgressListener extends StreamingQueryListener {
       metrics.offsetsBehindLatest.labelValues(q).set(behind);
     }
     if (p.numInputRows() > 0) {
-      LOG.info("{} batch {}: {} rows, {} rows/s, {} ms, {} offsets behind", q, p.batchId(), p.numInputRows(),
-          Math.round(finite(p.processedRowsPerSecond())), triggerMs, behind);
+      // durationMs: Spark's split of the trigger (latestOffset, queryPlanning, addBatch = the sink, walCommit,
+      // commitOffsets, ...), where to look when batches take long
+      LOG.info("{} batch {}: {} rows, {} rows/s, {} ms {}, {} offsets behind", q, p.batchId(), p.numInputRows(),
+          Math.round(finite(p.processedRowsPerSecond())), triggerMs, p.durationMs(), behind);
     }
     StreamProgressLog l = log;
     if (l != null) {
