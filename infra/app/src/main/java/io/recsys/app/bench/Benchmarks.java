@@ -7,8 +7,11 @@ import io.recsys.spark.SparkSessions;
 import io.recsys.spark.UserError;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.streaming.common.TriggerSpec;
 import java.time.Duration;
@@ -69,6 +72,19 @@ public final class Benchmarks implements Callable<Integer> {
     Configurator.setLevel("io.recsys.streaming.bronze.BronzeBatchWriter", Level.INFO);
     Configurator.setLevel("io.recsys.streaming.metrics.ProgressListener", Level.INFO);
     Path work = Path.of("bench-data").toAbsolutePath();
+    // two benchmarks in one checkout would delete each other's bench-data/ (and the stack in it) mid-run
+    Path lockFile = Path.of("bench-data.lock").toAbsolutePath();
+    try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = channel.tryLock()) {
+      if (lock == null) {
+        throw UserError.of("Another ./run bench is running in this checkout (it holds " + lockFile + " and uses "
+            + work + ")", "Wait for it to end, or run this one from another clone");
+      }
+      return run(work);
+    }
+  }
+
+  private int run(Path work) throws Exception {
     deleteTree(work);
     Files.createDirectories(work);
     if (which.equals("batch")) {
