@@ -25,9 +25,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The offline log is written every micro-batch, so Delta's checkpoint of its log (every 10 commits by
  * default) lands in the stream's path: in a one-view benchmark run it took the append from about 0.6 s to
- * 1.5-1.9 s every tenth batch, which every probe of those batches waited for. The writer sets {@code delta.checkpointInterval} to
- * {@value #CHECKPOINT_INTERVAL} on the table after its first append (a reader then replays up to that many small
- * commit files; the maintenance job's OPTIMIZE commits count too).
+ * 1.5-1.9 s every tenth batch, which every probe of those batches waited for. The writer sets
+ * {@code delta.checkpointInterval} to {@value #CHECKPOINT_INTERVAL} on the table after its first append (a reader
+ * then replays up to that many small commit files; the maintenance job's OPTIMIZE commits count too).
  */
 final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
 

@@ -206,8 +206,7 @@ public final class Benchmarks implements Callable<Integer> {
     for (OnlineBenchmark.Lookup l : lookups) {
       System.out.printf("  %-48s threads %d, %3d x %3d: p50 %.3f ms, p99 %.3f ms, %,.0f calls/s, %,.0f rows/s, "
           + "Redis %s us/HMGET%n", l.what(), l.threads(), l.entities(), l.features(), l.latency().p50(),
-          l.latency().p99(), l.callsPerSecond(), l.entityRowsPerSecond(), l.redisMicrosPerHmget() == null ? "-"
-              : String.format("%.1f", l.redisMicrosPerHmget()));
+          l.latency().p99(), l.callsPerSecond(), l.entityRowsPerSecond(), l.redisMicrosText());
     }
     writeLookupReport(lookups, bench8x100, ours8x100);
   }
@@ -269,8 +268,7 @@ public final class Benchmarks implements Callable<Integer> {
     for (OnlineBenchmark.Lookup l : lookups) {
       s.append(String.format("| %s | %d | %d x %d | %.3f | %.3f | %,.0f | %,.0f | %s |%n", l.what(), l.threads(),
           l.entities(), l.features(), l.latency().p50(), l.latency().p99(), l.callsPerSecond(),
-          l.entityRowsPerSecond(), l.redisMicrosPerHmget() == null ? "-"
-              : String.format("%.1f", l.redisMicrosPerHmget())));
+          l.entityRowsPerSecond(), l.redisMicrosText()));
     }
     OnlineBenchmark.Lookup one = lookups.get(1);
     OnlineBenchmark.Lookup grpc = lookups.get(lookups.size() - 1);

@@ -29,13 +29,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.sql.SparkSession;
 import org.redisson.Redisson;
+import org.redisson.api.RBatch;
 import org.redisson.api.RedissonClient;
+import org.redisson.api.redisnode.RedisNode;
+import org.redisson.api.redisnode.RedisNodes;
 import org.redisson.client.codec.StringCodec;
 import org.redisson.config.Config;
 
@@ -74,6 +78,11 @@ final class OnlineBenchmark {
     Lookup(String what, int threads, int entities, int features, Latency latency, double callsPerSecond,
         double entityRowsPerSecond) {
       this(what, threads, entities, features, latency, callsPerSecond, entityRowsPerSecond, null);
+    }
+
+    /** Redis's time per HMGET for a report, "-" when not measured. */
+    String redisMicrosText() {
+      return redisMicrosPerHmget == null ? "-" : String.format("%.1f", redisMicrosPerHmget);
     }
   }
 
@@ -324,7 +333,7 @@ final class OnlineBenchmark {
     RedissonClient r = redisson();
     try {
       for (int from = 0; from < ENTITIES; from += 500) {
-        org.redisson.api.RBatch batch = r.createBatch();
+        RBatch batch = r.createBatch();
         for (int u = from; u < Math.min(ENTITIES, from + 500); u++) {
           batch.getMap(asciiKey(u), StringCodec.INSTANCE).putAllAsync(hash);
         }
@@ -382,7 +391,7 @@ final class OnlineBenchmark {
   }
 
   /** A lookup run, with Redis's own time per HMGET over it (the change of INFO commandstats across the run). */
-  Lookup redisCost(java.util.concurrent.Callable<Lookup> run) throws Exception {
+  Lookup redisCost(Callable<Lookup> run) throws Exception {
     RedissonClient r = redisson();
     try {
       long[] before = hmgetStats(r);
@@ -399,8 +408,8 @@ final class OnlineBenchmark {
 
   /** HMGET's calls and microseconds so far, from INFO commandstats ("calls=N,usec=N,..."). */
   private static long[] hmgetStats(RedissonClient r) {
-    Map<String, String> stats = r.getRedisNodes(org.redisson.api.redisnode.RedisNodes.SINGLE).getInstance()
-        .info(org.redisson.api.redisnode.RedisNode.InfoSection.COMMANDSTATS);
+    Map<String, String> stats = r.getRedisNodes(RedisNodes.SINGLE).getInstance()
+        .info(RedisNode.InfoSection.COMMANDSTATS);
     String line = stats.get("cmdstat_hmget");
     long[] out = new long[2];
     if (line != null) {
