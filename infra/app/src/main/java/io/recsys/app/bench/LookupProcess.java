@@ -33,6 +33,7 @@ import java.util.regex.Pattern;
  * <pre>
  * LookupProcess client REDIS FEATURES_FILE THREADS ENTITIES FEATURES SECONDS
  * LookupProcess feast  HOST:PORT FEATURES SECONDS
+ * LookupProcess feast-info HOST:PORT SECONDS
  * </pre>
  *
  * Every run first warms up for {@link #WARM_UP} in its JVM (through the server, for FeastClient, which warms the
@@ -56,6 +57,7 @@ public final class LookupProcess {
       case "client" -> ourClient(args[1], Path.of(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]),
           Integer.parseInt(args[5]), Duration.ofSeconds(Long.parseLong(args[6])));
       case "feast" -> feastClient(args[1], Integer.parseInt(args[2]), Duration.ofSeconds(Long.parseLong(args[3])));
+      case "feast-info" -> feastInfo(args[1], Duration.ofSeconds(Long.parseLong(args[2])));
       default -> throw new IllegalArgumentException("unknown lookup run " + args[0]);
     };
     System.out.println(JSON.writeValueAsString(result));
@@ -134,6 +136,41 @@ public final class LookupProcess {
       return new Lookup("dev.feast.FeastClient -> our gRPC server (java -jar)", 1, 1, features,
           Latency.of(lat, calls), calls / secs, calls / secs);
     }
+  }
+
+  /**
+   * dev.feast.FeastClient's GetFeastServingInfo against the same server, one thread, after the warm-up: the gRPC
+   * round trip with nothing in it (no request fields, no Redis, a one-field reply), the floor under every
+   * FeastClient call on this machine.
+   */
+  static Lookup feastInfo(String server, Duration time) throws Exception {
+    int colon = server.lastIndexOf(':');
+    try (FeastClient feast = FeastClient.create(server.substring(0, colon),
+        Integer.parseInt(server.substring(colon + 1)))) {
+      infoCalls(feast, WARM_UP, new long[1 << 20]);
+      long[] lat = new long[1 << 20];
+      long t0 = System.nanoTime();
+      int calls = infoCalls(feast, time, lat);
+      double secs = (System.nanoTime() - t0) / 1e9;
+      return new Lookup(FEAST_INFO, 1, 1, 0, Latency.of(lat, calls), calls / secs, calls / secs);
+    }
+  }
+
+  static final String FEAST_INFO = "dev.feast.FeastClient GetFeastServingInfo -> the same server (the gRPC round "
+      + "trip alone: no features, no Redis)";
+
+  private static int infoCalls(FeastClient feast, Duration time, long[] lat) {
+    long until = System.nanoTime() + time.toNanos();
+    int n = 0;
+    while (System.nanoTime() < until && n < lat.length) {
+      long s = System.nanoTime();
+      var info = feast.getFeastServingInfo();
+      lat[n++] = System.nanoTime() - s;
+      if (info.getVersion().isEmpty()) {
+        throw new IllegalStateException("GetFeastServingInfo answered without a version");
+      }
+    }
+    return n;
   }
 
   /** Calls for `time` (or until `lat` is full), one random user per call; returns how many. */

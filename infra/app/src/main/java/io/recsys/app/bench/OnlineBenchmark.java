@@ -436,4 +436,12 @@ final class OnlineBenchmark {
           Long.toString(time.toSeconds()));
     }
   }
+
+  /** {@link LookupProcess#feastInfo}: FeastClient's GetFeastServingInfo against the deployed server. */
+  Lookup feastInfo(Duration time) throws Exception {
+    try (LookupProcess.ServerProcess server = new LookupProcess.ServerProcess(stack.redisUri(),
+        wideDefinitionsFile())) {
+      return LookupProcess.inChild("feast-info", server.address(), Long.toString(time.toSeconds()));
+    }
+  }
 }
