@@ -176,6 +176,12 @@ public final class Benchmarks implements Callable<Integer> {
     Duration warm = FRESHNESS_WARM_UP;
     Duration measured = Duration.ofSeconds(seconds);
     List<OnlineBenchmark.Freshness> fresh = new ArrayList<>();
+    // the floor first, measured the same way: what any Spark micro-batch query reaches on this machine
+    System.out.printf("freshness floor (Kafka -> Redis, no aggregation), %,d events/s, %d s warm-up + %d s "
+        + "measured...%n", rate, warm.toSeconds(), measured.toSeconds());
+    OnlineBenchmark.Freshness floor = b.freshnessFloor(rate, warm, measured);
+    System.out.printf("  %d probes, %d seen; p50 %.0f ms, p95 %.0f ms, p99 %.0f ms%n", floor.probes(),
+        floor.seenProbes(), floor.latency().p50(), floor.latency().p95(), floor.latency().p99());
     List<String> userViews = List.of("user_activity_5m", "user_activity_1h", "user_activity_24h",
         "user_interests_1h", "user_recent_items", "user_session");
     for (List<String> views : this.views != null ? List.of(this.views) : List.of(List.of("user_activity_5m"), userViews)) {
@@ -187,7 +193,7 @@ public final class Benchmarks implements Callable<Integer> {
           f.latency().p50(), f.latency().p95(), f.latency().p99());
       fresh.add(f);
     }
-    writeFreshnessReport(fresh);
+    writeFreshnessReport(floor, fresh);
     spark.stop();
   }
 
@@ -221,7 +227,8 @@ public final class Benchmarks implements Callable<Integer> {
     writeLookupReport(lookups, bench8x100, ours8x100);
   }
 
-  private void writeFreshnessReport(List<OnlineBenchmark.Freshness> fresh) throws IOException {
+  private void writeFreshnessReport(OnlineBenchmark.Freshness floor, List<OnlineBenchmark.Freshness> fresh)
+      throws IOException {
     StringBuilder s = new StringBuilder();
     s.append("## Online: freshness\n\n");
     s.append("Measured ").append(LocalDate.now()).append(" with `./run bench online --rate ").append(rate)
@@ -237,18 +244,25 @@ public final class Benchmarks implements Callable<Integer> {
         seconds));
     s.append("| views (one query each) | events produced | probes seen / sent | p50 ms | p95 ms | p99 ms | max ms |\n")
         .append("|---|---:|---:|---:|---:|---:|---:|\n");
-    for (OnlineBenchmark.Freshness f : fresh) {
+    List<OnlineBenchmark.Freshness> rows = new ArrayList<>(fresh);
+    rows.add(0, floor);
+    for (OnlineBenchmark.Freshness f : rows) {
       s.append(String.format("| %s | %,d | %d / %d | %.0f | %.0f | %.0f | %.0f |%n",
-          String.join(", ", f.perView().keySet()), f.produced(), f.seenProbes(), f.probes(), f.latency().p50(),
-          f.latency().p95(), f.latency().p99(), f.latency().max()));
+          f == floor ? f.label() + " (see below)" : String.join(", ", f.perView().keySet()), f.produced(),
+          f.seenProbes(), f.probes(), f.latency().p50(), f.latency().p95(), f.latency().p99(), f.latency().max()));
     }
+    s.append("\nThe floor row is not the feature job: it is the least a Spark micro-batch query can do to make an "
+        + "event visible, measured the same way in the same run (trigger 0 ms; each micro-batch read from Kafka, "
+        + "user_id and event_time taken out of the JSON, one user_activity_5m row per event written to Redis "
+        + "from the executors by the jobs' writer; no contract parsing, aggregation, shuffle, state store or "
+        + "offline log). The feature job's rows minus the floor are the cost of its work.\n");
     OnlineBenchmark.Freshness last = fresh.get(fresh.size() - 1);
     s.append("\nPer view, in the run with ").append(last.views()).append(" views:\n\n")
         .append("| view | p50 ms | p99 ms |\n|---|---:|---:|\n");
     last.perView().forEach((v, l) -> s.append(String.format("| %s | %.0f | %.0f |%n", v, l.p50(), l.p99())));
     double best99 = fresh.stream().mapToDouble(f -> f.latency().p99()).min().orElse(Double.NaN);
-    s.append(String.format("%nTarget p99 <= 1,000 ms: %s (best p99 %.0f ms).%n", best99 <= 1000 ? "met" : "**not met**",
-        best99));
+    s.append(String.format("%nTarget p99 <= 1,000 ms: %s (best p99 %.0f ms; the floor's p99: %.0f ms).%n",
+        best99 <= 1000 ? "met" : "**not met**", best99, floor.latency().p99()));
 
     Section.replace(out, "## Online: freshness", s.toString());
   }

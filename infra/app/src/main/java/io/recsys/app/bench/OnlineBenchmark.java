@@ -25,6 +25,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -34,7 +35,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.spark.api.java.function.ForeachPartitionFunction;
+import org.apache.spark.api.java.function.VoidFunction2;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.apache.spark.sql.streaming.Trigger;
 import org.redisson.Redisson;
 import org.redisson.api.RBatch;
 import org.redisson.api.RedissonClient;
@@ -108,15 +115,84 @@ final class OnlineBenchmark {
       TriggerSpec trigger) throws Exception {
     FeatureDefinitions defs = FeatureDefinitions.load();
     List<FeatureView> views = viewNames.stream().map(defs::view).toList();
+    return measureFreshness(label, defs, views, rate, warmup, measured, topic -> {
+      OnlineFeaturesConfig base = OnlineFeaturesConfig.defaults(work.resolve("lake-" + topic).toUri().toString(),
+          stack.kafkaBootstrap(), stack.redisUri());
+      OnlineFeaturesConfig config = new OnlineFeaturesConfig(base.lake(), base.bootstrap(), topic, base.redis(),
+          defs, views, base.checkpointRoot(), trigger, 0, "earliest", base.allowedLateness(), base.redisBatch(),
+          base.parser(), -1, null, Map.of());
+      StreamMetrics metrics = new StreamMetrics("bench-online");
+      List<SupervisedQuery> queries = OnlineFeaturesJob.run(spark, config, metrics);
+      return () -> {
+        for (SupervisedQuery q : queries) {
+          q.stop();
+        }
+        metrics.close();
+      };
+    });
+  }
+
+  static final String FLOOR = "floor: Kafka -> Redis, no aggregation";
+
+  /**
+   * The floor under {@link #freshness}, measured the same way (producer, probes, poller, trigger 0 ms): the least
+   * a Spark micro-batch query can do to make an event visible. It reads each micro-batch from Kafka, takes
+   * user_id and event_time out of the JSON, and writes one user_activity_5m row per event to Redis from the
+   * executors with the jobs' writer ({@link OnlineStore}); no contract parsing, no aggregation, no shuffle, no
+   * state store, no offline log. What the feature job takes beyond this is the cost of its work.
+   */
+  Freshness freshnessFloor(int rate, Duration warmup, Duration measured) throws Exception {
+    FeatureDefinitions defs = FeatureDefinitions.load();
+    String redis = stack.redisUri();
+    return measureFreshness(FLOOR, defs, List.of(defs.view(FloorWriter.VIEW)), rate, warmup, measured, topic -> {
+      StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
+          .option("subscribe", topic).option("startingOffsets", "earliest").load()
+          .selectExpr("get_json_object(CAST(value AS STRING), '$.user_id') AS user_id",
+              "CAST(get_json_object(CAST(value AS STRING), '$.event_time') AS TIMESTAMP) AS event_time")
+          .writeStream().trigger(Trigger.ProcessingTime(0))
+          .option("checkpointLocation", work.resolve("floor-" + topic).toUri().toString())
+          .foreachBatch((VoidFunction2<Dataset<Row>, Long>) (batch, id) -> batch.foreachPartition(
+              new FloorWriter(redis)))
+          .start();
+      return q::stop;
+    });
+  }
+
+  /** The floor query's writer: one row of {@link #VIEW} per event (views = 1), as the feature job writes it. */
+  private static final class FloorWriter implements ForeachPartitionFunction<Row> {
+    static final String VIEW = "user_activity_5m";
+    private final String redis;
+
+    FloorWriter(String redis) {
+      this.redis = redis;
+    }
+
+    @Override
+    public void call(Iterator<Row> rows) {
+      FeatureDefinitions defs = FeatureDefinitions.load();
+      FeatureView view = defs.view(VIEW);
+      List<OnlineRow> out = new ArrayList<>();
+      while (rows.hasNext()) {
+        Row r = rows.next();
+        if (!r.isNullAt(0) && !r.isNullAt(1)) {
+          out.add(OnlineRow.encode(defs.project(), defs.entities().get(view.entity()), view, r.getString(0),
+              r.getTimestamp(1).toInstant(), List.of(1L, 0L, 0L, 0L)));
+        }
+      }
+      OnlineStore.shared(redis).write(out, view.ttl().toMillis(), 500);
+    }
+  }
+
+  /** Starts the job under test on a topic; closing what it returns stops it. */
+  private interface JobUnderTest {
+    AutoCloseable start(String topic) throws Exception;
+  }
+
+  private Freshness measureFreshness(String label, FeatureDefinitions defs, List<FeatureView> views, int rate,
+      Duration warmup, Duration measured, JobUnderTest job) throws Exception {
     String topic = "fresh-" + System.nanoTime();
     stack.createTopic(topic, 2);
-    OnlineFeaturesConfig base = OnlineFeaturesConfig.defaults(work.resolve("lake-" + topic).toUri().toString(),
-        stack.kafkaBootstrap(), stack.redisUri());
-    OnlineFeaturesConfig config = new OnlineFeaturesConfig(base.lake(), base.bootstrap(), topic, base.redis(),
-        defs, views, base.checkpointRoot(), trigger, 0, "earliest", base.allowedLateness(), base.redisBatch(),
-        base.parser(), -1, null, Map.of());
-    StreamMetrics metrics = new StreamMetrics("bench-online");
-    List<SupervisedQuery> queries = OnlineFeaturesJob.run(spark, config, metrics);
+    AutoCloseable running = job.start(topic);
 
     List<String> refs = views.stream().map(v -> v.name() + ":" + v.features().get(0).name()).toList();
     Map<String, Long> sentAt = new ConcurrentHashMap<>(); // probe user -> send nanos (measured probes only)
@@ -167,10 +243,7 @@ final class OnlineBenchmark {
     }
     producing.set(false);
     poller.join(5_000);
-    for (SupervisedQuery q : queries) {
-      q.stop();
-    }
-    metrics.close();
+    running.close();
 
     long[] all = new long[sentAt.size() * views.size()];
     int n = 0;
