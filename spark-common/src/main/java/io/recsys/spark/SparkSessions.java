@@ -1,6 +1,8 @@
 package io.recsys.spark;
 
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
@@ -44,10 +46,12 @@ public final class SparkSessions {
     return spark;
   }
 
+  private static final Pattern LOCAL_N = Pattern.compile("local\\[(\\d+)(,\\d+)?]");
+
   /** The cores of the local master: N of local[N] or local[N,F], else (local, local[*]) this machine's. */
   static int localCores(SparkConf conf) {
     String master = conf.get("spark.master", "local[*]");
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[(\\d+)(,\\d+)?]").matcher(master);
+    Matcher m = LOCAL_N.matcher(master);
     if (m.matches()) {
       return Math.max(1, Integer.parseInt(m.group(1)));
     }

@@ -4,6 +4,7 @@ import io.recsys.infra.stack.LocalStack;
 import io.recsys.lake.LakeLayout;
 import io.recsys.streaming.bronze.BronzeIngestConfig;
 import io.recsys.streaming.bronze.BronzeIngestJob;
+import io.recsys.streaming.bronze.BronzeSchema;
 import io.recsys.streaming.common.SupervisedQuery;
 import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.streaming.metrics.StreamMetrics;
@@ -21,6 +22,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * Kafka → bronze throughput, beside two baselines measured in the same run on the same records: the raw Kafka
@@ -120,10 +123,9 @@ final class IngestBenchmark {
   static final String PLAIN_PARSED = "plain from_json Kafka -> Delta query (no validation)";
   static final String BRONZE = "validated bronze (BronzeIngestJob)";
 
-  /** Contract v1's fields as a DDL schema for from_json (event_time as the ISO-8601 instant producers write). */
-  private static final String CONTRACT_FIELDS = "event_id STRING, schema_version INT, event_type STRING, "
-      + "user_id STRING, session_id STRING, item_id STRING, category STRING, price DOUBLE, quantity INT, "
-      + "rating DOUBLE, query STRING, context MAP<STRING, STRING>, event_time TIMESTAMP";
+  /** Contract v1's fields, typed as bronze.events types them, as a DDL schema for from_json. */
+  private static final String CONTRACT_FIELDS = new StructType(BronzeSchema.EVENT_COLUMNS.stream()
+      .map(BronzeSchema.PARSED::apply).toArray(StructField[]::new)).toDDL();
 
   Result bronze(String topic, long n, String lake) throws Exception {
     BronzeIngestConfig cfg = BronzeIngestConfig.defaults(lake, stack.kafkaBootstrap()).withTopic(topic)

@@ -3,6 +3,7 @@ package io.recsys.app.bench;
 import io.recsys.contract.Event;
 import io.recsys.contract.EventJson;
 import io.recsys.contract.EventType;
+import io.recsys.features.Entity;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
@@ -143,40 +144,35 @@ final class OnlineBenchmark {
    */
   Freshness freshnessFloor(int rate, Duration warmup, Duration measured) throws Exception {
     FeatureDefinitions defs = FeatureDefinitions.load();
-    String redis = stack.redisUri();
-    return measureFreshness(FLOOR, defs, List.of(defs.view(FloorWriter.VIEW)), rate, warmup, measured, topic -> {
+    FeatureView view = defs.view("user_activity_5m");
+    FloorWriter writer = new FloorWriter(stack.redisUri(), defs.project(), defs.entities().get(view.entity()), view);
+    return measureFreshness(FLOOR, defs, List.of(view), rate, warmup, measured, topic -> {
       StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
           .option("subscribe", topic).option("startingOffsets", "earliest").load()
           .selectExpr("get_json_object(CAST(value AS STRING), '$.user_id') AS user_id",
               "CAST(get_json_object(CAST(value AS STRING), '$.event_time') AS TIMESTAMP) AS event_time")
           .writeStream().trigger(Trigger.ProcessingTime(0))
           .option("checkpointLocation", work.resolve("floor-" + topic).toUri().toString())
-          .foreachBatch((VoidFunction2<Dataset<Row>, Long>) (batch, id) -> batch.foreachPartition(
-              new FloorWriter(redis)))
+          .foreachBatch((VoidFunction2<Dataset<Row>, Long>) (batch, id) -> batch.foreachPartition(writer))
           .start();
       return q::stop;
     });
   }
 
-  /** The floor query's writer: one row of {@link #VIEW} per event (views = 1), as the feature job writes it. */
-  private static final class FloorWriter implements ForeachPartitionFunction<Row> {
-    static final String VIEW = "user_activity_5m";
-    private final String redis;
-
-    FloorWriter(String redis) {
-      this.redis = redis;
-    }
-
+  /**
+   * The floor query's writer: one row of the view per event, as the feature job writes it (its four counts as
+   * 1, 0, 0, 0). Carries the resolved definitions, as the job's writer does, so executors parse nothing.
+   */
+  private record FloorWriter(String redis, String project, Entity entity, FeatureView view)
+      implements ForeachPartitionFunction<Row> {
     @Override
     public void call(Iterator<Row> rows) {
-      FeatureDefinitions defs = FeatureDefinitions.load();
-      FeatureView view = defs.view(VIEW);
       List<OnlineRow> out = new ArrayList<>();
       while (rows.hasNext()) {
         Row r = rows.next();
         if (!r.isNullAt(0) && !r.isNullAt(1)) {
-          out.add(OnlineRow.encode(defs.project(), defs.entities().get(view.entity()), view, r.getString(0),
-              r.getTimestamp(1).toInstant(), List.of(1L, 0L, 0L, 0L)));
+          out.add(OnlineRow.encode(project, entity, view, r.getString(0), r.getTimestamp(1).toInstant(),
+              List.of(1L, 0L, 0L, 0L)));
         }
       }
       OnlineStore.shared(redis).write(out, view.ttl().toMillis(), 500);
