@@ -35,18 +35,16 @@ import org.slf4j.LoggerFactory;
  * {@code OptimisticTransaction.txnVersion} does not use it); in a 5,000-row append harness (local[2]) that took
  * the append from about 0.35 s to 0.9 s. Empty batches append nothing: there is nothing to log or duplicate.
  *
- * <p>The offline log is written every micro-batch, so Delta's checkpoint of its log (every 10 commits by
- * default) lands in the stream's path: in a one-view benchmark run it took the append from about 0.6 s to
- * 1.5-1.9 s every tenth batch, which every probe of those batches waited for. The writer sets
- * {@code delta.checkpointInterval} to {@value #CHECKPOINT_INTERVAL} on the table after its first append (a reader
- * then replays up to that many small commit files; the maintenance job's OPTIMIZE commits count too).
+ * <p>Delta's checkpoints of the offline log's own log are written beside the stream, every
+ * {@value #CHECKPOINT_EVERY} commits, not inside the commit that reaches the interval: see
+ * {@link OfflineLogCheckpoints}.
  */
 final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
 
   private static final long serialVersionUID = 1L;
   private static final Logger LOG = LoggerFactory.getLogger(OnlineBatchWriter.class);
   private static final String QUERY_ID_PROPERTY = "sql.streaming.queryId";
-  static final int CHECKPOINT_INTERVAL = 100;
+  static final int CHECKPOINT_EVERY = 100;
   /** The start of the {@code userMetadata} of an offline-log append: {@code MARKER + appId + " batch " + id}. */
   static final String MARKER = "recsys-online-log ";
   /** Commits of the log's history read first when looking for this query's newest marker; then all of it. */
@@ -55,7 +53,8 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   private final LakeLayout lake;
   private final OnlineWrite write;
   private final transient StreamMetrics metrics;
-  private transient boolean intervalChecked;
+  /** The log's checkpoints, once the first append of this run made sure the table exists. */
+  private transient OfflineLogCheckpoints checkpoints;
   /** Whether this run (this instance: a restart builds a new one) has checked the log for a batch run again. */
   private transient boolean runChecked;
 
@@ -81,9 +80,12 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       if (s.rows() > 0) {
         logged = appendToLog(spark, rows, lake.features(view), appId, batchId);
       }
-      if (logged && !intervalChecked) {
-        setCheckpointInterval(spark, lake.features(view));
-        intervalChecked = true;
+      if (logged) {
+        if (checkpoints == null) {
+          checkpoints = new OfflineLogCheckpoints(lake.features(view), CHECKPOINT_EVERY);
+          checkpoints.takeOver(spark);
+        }
+        checkpoints.committed(spark);
       }
       long t2 = System.nanoTime();
       if (metrics != null) {
@@ -147,26 +149,5 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       }
     }
     return -1;
-  }
-
-  /**
-   * Sets the table's checkpoint interval unless it already has one of its own (a user's choice stays). Only a
-   * latency matter: if it fails (another writer changed the table at the same moment), the batch goes on and the
-   * next start of the query tries again.
-   */
-  static void setCheckpointInterval(SparkSession spark, String path) {
-    String table = "delta.`" + path.replace("`", "``") + "`";
-    try {
-      boolean set = spark.sql("SHOW TBLPROPERTIES " + table).collectAsList().stream()
-          .anyMatch(r -> r.getString(0).equals("delta.checkpointInterval"));
-      if (!set) {
-        spark.sql("ALTER TABLE " + table + " SET TBLPROPERTIES ('delta.checkpointInterval' = '"
-            + CHECKPOINT_INTERVAL + "')");
-        LOG.info("{}: delta.checkpointInterval set to {}", path, CHECKPOINT_INTERVAL);
-      }
-    } catch (Exception e) { // also Spark's AnalysisException, which is checked in Java but not declared
-      LOG.warn("{}: could not set delta.checkpointInterval ({}); the offline log keeps Delta's default", path,
-          e.getMessage());
-    }
   }
 }

@@ -91,10 +91,11 @@ class OnlineFeaturesIT {
       // offline log: every micro-batch's rows, once
       long logged = spark.read().format("delta").load(config.lake().features("user_activity_1h")).count();
       assertThat(logged).isPositive();
-      // checkpointed every 100 commits, not every 10: Delta's checkpoint stalled every tenth micro-batch
+      // the job checkpoints the log beside the stream: Delta's checkpoint on commit stalled a micro-batch
       assertThat(io.delta.tables.DeltaTable.forPath(spark, config.lake().features("user_activity_1h")).detail()
           .select("properties").first().<String, String>getJavaMap(0))
-          .containsEntry("delta.checkpointInterval", "100");
+          .containsEntry("delta.checkpointInterval", String.valueOf(OfflineLogCheckpoints.ON_COMMIT))
+          .containsEntry(OfflineLogCheckpoints.OWNER_PROPERTY, OfflineLogCheckpoints.OWNER);
 
       // ops.stream_progress: every view's micro-batches as Spark reported them, with the size of its state
       var progress = spark.read().format("delta").load(config.lake().opsStreamProgress());

@@ -1,0 +1,115 @@
+package io.recsys.streaming.online;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.spark.SparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.delta.DeltaLog;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delta log checkpoints of one offline log {@code features.<view>}, written beside the stream instead of in it.
+ *
+ * <p>Delta writes a checkpoint of a table's log inside the commit that reaches a multiple of
+ * {@code delta.checkpointInterval}, on the committing thread. The online job commits to its offline log every
+ * micro-batch, so that commit's batch waited for the checkpoint: in a one-view benchmark run, 3.6 s once every 100
+ * batches (with Delta's default interval of 10, 1.5-1.9 s every tenth batch), and every probe event of that batch
+ * and the next waited with it. So the job takes the table's checkpoints over: it sets
+ * {@code delta.checkpointInterval} to {@value #ON_COMMIT} (no commit reaches it) and marks the table with
+ * {@value #OWNER_PROPERTY}; then every {@code every} commits of the stream, a daemon thread checkpoints the newest
+ * version and cleans up expired log files, as Delta's own checkpoint does. A table whose interval was set by
+ * someone else (no mark) keeps it, and Delta's checkpoints on commit.
+ *
+ * <p>A reader replays the JSON commits since the last checkpoint: at most about {@code every} while the stream
+ * runs. Commits of other writers (the maintenance job's OPTIMIZE) no longer checkpoint the table; the stream's next
+ * background checkpoint covers them.
+ */
+final class OfflineLogCheckpoints {
+
+  private static final Logger LOG = LoggerFactory.getLogger(OfflineLogCheckpoints.class);
+  static final String OWNER_PROPERTY = "recsys.checkpoints";
+  static final String OWNER = "online-features background";
+  static final int ON_COMMIT = 1_000_000;
+
+  private final String path;
+  private final int every;
+  private ExecutorService thread;
+  private Future<?> running;
+  private int commits;
+
+  OfflineLogCheckpoints(String path, int every) {
+    this.path = path;
+    this.every = every;
+  }
+
+  /**
+   * Takes the table's checkpoints over unless its interval is someone else's; returns whether it did. Only a latency
+   * matter: if the ALTER fails (another writer changed the table at the same moment), Delta keeps checkpointing on
+   * commit and the next start of the query tries again.
+   */
+  boolean takeOver(SparkSession spark) {
+    String table = "delta.`" + path.replace("`", "``") + "`";
+    try {
+      var props = new java.util.HashMap<String, String>();
+      spark.sql("SHOW TBLPROPERTIES " + table).collectAsList().forEach(r -> props.put(r.getString(0), r.getString(1)));
+      if (props.containsKey("delta.checkpointInterval") && !OWNER.equals(props.get(OWNER_PROPERTY))) {
+        LOG.info("{}: keeps its own delta.checkpointInterval ({}); Delta checkpoints it on commit", path,
+            props.get("delta.checkpointInterval"));
+        return false;
+      }
+      if (!String.valueOf(ON_COMMIT).equals(props.get("delta.checkpointInterval"))) {
+        spark.sql("ALTER TABLE " + table + " SET TBLPROPERTIES ('delta.checkpointInterval' = '" + ON_COMMIT + "', '"
+            + OWNER_PROPERTY + "' = '" + OWNER + "')");
+        LOG.info("{}: log checkpoints now written by the online-features job beside the stream, every {} commits",
+            path, every);
+      }
+      thread = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "offline-log-checkpoint");
+        t.setDaemon(true);
+        return t;
+      });
+      return true;
+    } catch (Exception e) { // also Spark's AnalysisException, which is checked in Java but not declared
+      LOG.warn("{}: could not take the log's checkpoints over ({}); Delta checkpoints it on commit", path,
+          e.getMessage());
+      return false;
+    }
+  }
+
+  /** Counts a commit of the stream; every {@code every} commits, starts a checkpoint unless one still runs. */
+  void committed(SparkSession spark) {
+    if (thread == null || ++commits < every || (running != null && !running.isDone())) {
+      return;
+    }
+    commits = 0;
+    running = thread.submit(() -> checkpoint(spark));
+  }
+
+  private void checkpoint(SparkSession spark) {
+    SparkContext sc = spark.sparkContext();
+    // this thread inherited the stream thread's local properties: its SQL execution, job group and query id
+    for (String key : new String[] {"spark.sql.execution.id", "spark.sql.execution.root.id", "spark.jobGroup.id",
+        "spark.job.interruptOnCancel", "spark.job.tags", "sql.streaming.queryId", "streaming.sql.batchId"}) {
+      sc.setLocalProperty(key, null);
+    }
+    sc.setJobDescription("offline log checkpoint " + path);
+    long t0 = System.nanoTime();
+    try {
+      DeltaLog log = DeltaLog.forTable(spark, path);
+      log.checkpoint(log.update(false, scala.Option.empty(), scala.Option.empty()), scala.Option.empty());
+      LOG.info("{}: log checkpoint in {} ms (beside the stream)", path, (System.nanoTime() - t0) / 1_000_000);
+    } catch (RuntimeException e) {
+      LOG.warn("{}: log checkpoint failed ({}); the next one is in {} commits", path, e.getMessage(), every);
+    }
+  }
+
+  /** Waits for a running checkpoint (tests). */
+  void awaitIdle() throws Exception {
+    if (running != null) {
+      running.get(2, TimeUnit.MINUTES);
+    }
+  }
+}
