@@ -69,6 +69,7 @@ public final class Benchmarks implements Callable<Integer> {
     Configurator.setLevel("io.recsys", Level.WARN);
     // per-batch timings of the sinks (online: Redis, offline log; bronze: events, quarantine) beside the figures
     Configurator.setLevel("io.recsys.streaming.online.OnlineBatchWriter", Level.INFO);
+    Configurator.setLevel("io.recsys.streaming.online.OfflineLogCheckpoints", Level.INFO);
     Configurator.setLevel("io.recsys.streaming.bronze.BronzeBatchWriter", Level.INFO);
     Configurator.setLevel("io.recsys.streaming.metrics.ProgressListener", Level.INFO);
     Path work = Path.of("bench-data").toAbsolutePath();
