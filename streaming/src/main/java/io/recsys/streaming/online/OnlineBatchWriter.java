@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * the append from about 0.35 s to 0.9 s. Empty batches append nothing: there is nothing to log or duplicate.
  *
  * <p>Delta's checkpoints of the offline log's own log are written beside the stream, every
- * {@value #CHECKPOINT_EVERY} commits, not inside the commit that reaches the interval: see
- * {@link OfflineLogCheckpoints}.
+ * {@value #CHECKPOINT_EVERY} commits and at least {@link #CHECKPOINT_MIN_GAP} apart, not inside the commit that
+ * reaches the interval: see {@link OfflineLogCheckpoints}.
  */
 final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
 
@@ -45,6 +45,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   private static final Logger LOG = LoggerFactory.getLogger(OnlineBatchWriter.class);
   private static final String QUERY_ID_PROPERTY = "sql.streaming.queryId";
   static final int CHECKPOINT_EVERY = 100;
+  static final java.time.Duration CHECKPOINT_MIN_GAP = java.time.Duration.ofMinutes(10);
   /** The start of the {@code userMetadata} of an offline-log append: {@code MARKER + appId + " batch " + id}. */
   static final String MARKER = "recsys-online-log ";
   /** Commits of the log's history read first when looking for this query's newest marker; then all of it. */
@@ -82,7 +83,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       }
       if (logged) {
         if (checkpoints == null) {
-          checkpoints = new OfflineLogCheckpoints(lake.features(view), CHECKPOINT_EVERY);
+          checkpoints = new OfflineLogCheckpoints(lake.features(view), CHECKPOINT_EVERY, CHECKPOINT_MIN_GAP);
           checkpoints.takeOver(spark);
         }
         checkpoints.committed(spark);

@@ -42,7 +42,7 @@ class OfflineLogTest {
     String path = dir.resolve("features/user_activity_5m").toUri().toString();
     Path log = dir.resolve("features/user_activity_5m/_delta_log");
     append(path, "q1", 0);
-    OfflineLogCheckpoints checkpoints = new OfflineLogCheckpoints(path, 4);
+    OfflineLogCheckpoints checkpoints = new OfflineLogCheckpoints(path, 4, java.time.Duration.ZERO);
     assertThat(checkpoints.takeOver(spark)).isTrue();
     assertThat(properties(path)).containsEntry("delta.checkpointInterval", String.valueOf(OfflineLogCheckpoints.ON_COMMIT))
         .containsEntry(OfflineLogCheckpoints.OWNER_PROPERTY, OfflineLogCheckpoints.OWNER);
@@ -57,7 +57,7 @@ class OfflineLogTest {
     assertThat(spark.read().format("delta").load(path).count()).isEqualTo(33);
 
     // a second start of the job: the table is already its own
-    assertThat(new OfflineLogCheckpoints(path, 4).takeOver(spark)).isTrue();
+    assertThat(new OfflineLogCheckpoints(path, 4, java.time.Duration.ZERO).takeOver(spark)).isTrue();
   }
 
   @Test
@@ -65,7 +65,7 @@ class OfflineLogTest {
     String path = dir.resolve("features/user_session").toUri().toString();
     append(path, "q1", 0);
     spark.sql("ALTER TABLE delta.`" + path + "` SET TBLPROPERTIES ('delta.checkpointInterval' = '5')");
-    OfflineLogCheckpoints checkpoints = new OfflineLogCheckpoints(path, 3);
+    OfflineLogCheckpoints checkpoints = new OfflineLogCheckpoints(path, 3, java.time.Duration.ZERO);
     assertThat(checkpoints.takeOver(spark)).isFalse();
     for (int batch = 1; batch <= 4; batch++) {
       append(path, "q1", batch);
@@ -75,6 +75,20 @@ class OfflineLogTest {
     assertThat(properties(path)).containsEntry("delta.checkpointInterval", "5")
         .doesNotContainKey(OfflineLogCheckpoints.OWNER_PROPERTY);
     assertThat(checkpointVersions(dir.resolve("features/user_session/_delta_log"))).containsExactly(5L);
+  }
+
+  @Test
+  void noTwoCheckpointsWithinTheMinimumGap(@TempDir Path dir) throws Exception {
+    String path = dir.resolve("features/user_activity_1h").toUri().toString();
+    append(path, "q1", 0);
+    OfflineLogCheckpoints checkpoints = new OfflineLogCheckpoints(path, 2, java.time.Duration.ofHours(1));
+    assertThat(checkpoints.takeOver(spark)).isTrue();
+    for (int batch = 1; batch <= 5; batch++) {
+      append(path, "q1", batch);
+      checkpoints.committed(spark);
+    }
+    checkpoints.awaitIdle();
+    assertThat(checkpointVersions(dir.resolve("features/user_activity_1h/_delta_log"))).isEmpty();
   }
 
   private java.util.Map<String, String> properties(String path) {
