@@ -73,8 +73,8 @@ final class OfflineLogCheckpoints {
       if (!String.valueOf(ON_COMMIT).equals(props.get("delta.checkpointInterval"))) {
         spark.sql("ALTER TABLE " + table + " SET TBLPROPERTIES ('delta.checkpointInterval' = '" + ON_COMMIT + "', '"
             + OWNER_PROPERTY + "' = '" + OWNER + "')");
-        LOG.info("{}: log checkpoints now written by the online-features job beside the stream, every {} commits",
-            path, every);
+        LOG.info("{}: log checkpoints now written by the online-features job beside the stream, every {} commits "
+            + "and at least {} s apart", path, every, minGapNanos / 1_000_000_000L);
       }
       // one thread at most, gone after a minute idle: a query restarted in the same JVM leaves none behind
       thread = new ThreadPoolExecutor(0, 1, 1, TimeUnit.MINUTES, new LinkedBlockingQueue<>(), r -> {
