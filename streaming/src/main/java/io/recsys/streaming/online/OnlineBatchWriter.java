@@ -13,7 +13,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
-import static org.apache.spark.sql.functions.col;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,13 +138,21 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
     DeltaTable table = DeltaTable.forPath(spark, path);
     String prefix = MARKER + appId + " batch ";
     for (boolean all : new boolean[] {false, true}) {
-      Dataset<Row> history = all ? table.history() : table.history(firstLook);
-      List<Row> marked = history.filter(col("userMetadata").startsWith(prefix))
-          .orderBy(col("version").desc()).select("userMetadata").limit(1).collectAsList();
-      if (!marked.isEmpty()) {
-        return Long.parseLong(marked.get(0).getString(0).substring(prefix.length()).trim());
+      // one read of the commits' versions and userMetadata; the newest marked commit wins
+      List<Row> commits = (all ? table.history() : table.history(firstLook)).select("version", "userMetadata")
+          .collectAsList();
+      long newest = -1;
+      long batch = -1;
+      for (Row r : commits) {
+        if (!r.isNullAt(1) && r.getString(1).startsWith(prefix) && r.getLong(0) > newest) {
+          newest = r.getLong(0);
+          batch = Long.parseLong(r.getString(1).substring(prefix.length()).trim());
+        }
       }
-      if (history.count() < firstLook) {
+      if (newest >= 0) {
+        return batch;
+      }
+      if (commits.size() < firstLook) {
         break; // the first look saw the whole history
       }
     }
