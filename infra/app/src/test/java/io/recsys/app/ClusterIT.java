@@ -85,9 +85,11 @@ class ClusterIT {
     String from = today.minusDays(1).toString();
     submit(dir, master, stack, "io.recsys.streaming.bronze.BronzeIngestJob", lake, "--bootstrap",
         stack.kafkaBootstrap(), "--topic", topic, "--trigger", "available-now", "--metrics-port", "-1");
-    submit(dir, master, stack, "io.recsys.streaming.online.OnlineFeaturesJob", lake, "--bootstrap",
+    // the spool's thread appends nothing during the job (an hour), so the offline log's commits are known below
+    submit(dir, master, stack, Map.of("spark.recsys.online.offlineLogInterval", "1h"),
+        "io.recsys.streaming.online.OnlineFeaturesJob", lake, "--bootstrap",
         stack.kafkaBootstrap(), "--topic", topic, "--redis", stack.redisUri(), "--trigger", "available-now",
-        "--metrics-port", "-1", "--views", "user_activity_1h");
+        "--max-offsets-per-trigger", "1000", "--metrics-port", "-1", "--views", "user_activity_1h");
     submit(dir, master, stack, "io.recsys.batch.silver.SilverJob", lake, "--from", from, "--to", today.toString());
     submit(dir, master, stack, "io.recsys.batch.als.AlsCommand", lake, "--redis", stack.redisUri(),
         "--date", today.toString(), "--grid", "16,0.05,10,5");
@@ -110,6 +112,20 @@ class ClusterIT {
     List<Row> recs = spark.read().format("delta").load(Recommendations.recommendationsTable(layout))
         .select("user_id", "items").collectAsList();
     assertThat(recs).isNotEmpty();
+
+    // the online job's offline log: its micro-batches after the first went through the spool on s3a://, and the
+    // end of the job appended them, each once: a batch appended twice would repeat its rows, created_timestamp and
+    // all (a window's row can repeat its counts in another batch: events of other types update the window)
+    var offline = spark.read().format("delta").load(layout.features("user_activity_1h"));
+    assertThat(offline.count()).isPositive().isEqualTo(offline.distinct().count());
+    assertThat(io.delta.tables.DeltaTable.forPath(spark, layout.features("user_activity_1h")).history()
+        .filter("operation = 'WRITE'").count()).as("the first micro-batch's append, then the spooled ones' at the end")
+        .isEqualTo(2);
+    org.apache.hadoop.fs.Path spool = new org.apache.hadoop.fs.Path(
+        layout.checkpoint("online-features") + "/user_activity_1h/offline-log-spool");
+    org.apache.hadoop.fs.FileSystem fs = spool.getFileSystem(spark.sparkContext().hadoopConfiguration());
+    assertThat(fs.exists(spool) ? fs.listStatus(spool) : new org.apache.hadoop.fs.FileStatus[0]).as("spool emptied")
+        .isEmpty();
 
     FeatureDefinitions defs = FeatureDefinitions.load();
     try (OnlineFeatureClient client = new OnlineFeatureClient(stack.redisUri(), defs)) {
@@ -171,6 +187,12 @@ class ClusterIT {
 
   private void submit(Path dir, String master, LocalStack stack, String main, List<String> lake, String... args)
       throws Exception {
+    submit(dir, master, stack, Map.of(), main, lake, args);
+  }
+
+  /** spark-submit of {@code main} on the cluster, with {@code conf} as more --conf settings. */
+  private void submit(Path dir, String master, LocalStack stack, Map<String, String> conf, String main,
+      List<String> lake, String... args) throws Exception {
     String name = main.substring(main.lastIndexOf('.') + 1);
     List<String> cmd = SparkDistribution.java(dir.resolve(name + ".args"), SparkDistribution.classpath());
     cmd.add("-Xmx1g");
@@ -189,7 +211,9 @@ class ClusterIT {
         // executors get the credentials the way a user gives them on a cluster
         "--conf", "spark.executorEnv.AWS_ACCESS_KEY_ID=" + stack.s3().accessKey(),
         "--conf", "spark.executorEnv.AWS_SECRET_ACCESS_KEY=" + stack.s3().secretKey(),
-        "--class", main, Path.of(System.getProperty("app.jar")).toString()));
+        "--class", main));
+    conf.forEach((k, v) -> cmd.addAll(List.of("--conf", k + "=" + v)));
+    cmd.add(Path.of(System.getProperty("app.jar")).toString());
     cmd.addAll(lake);
     cmd.addAll(List.of(args));
     Path log = dir.resolve(name + ".log");

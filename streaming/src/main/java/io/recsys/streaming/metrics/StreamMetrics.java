@@ -90,6 +90,11 @@ public final class StreamMetrics implements AutoCloseable {
     return onlineWritten.labelValues(view).get();
   }
 
+  /** Rows not written to the online store because Redis had newer values (for tests and logs). */
+  public double onlineStaleTotal(String view) {
+    return onlineStale.labelValues(view).get();
+  }
+
   public void recordLateRows(String view, long rows) {
     onlineLateRows.labelValues(view).inc(rows);
   }

@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
  * Delta log checkpoints of one offline log {@code features.<view>}, written beside the stream instead of in it.
  *
  * <p>Delta writes a checkpoint of a table's log inside the commit that reaches a multiple of
- * {@code delta.checkpointInterval}, on the committing thread. The online job commits to its offline log every
- * micro-batch, so that commit's batch waited for the checkpoint: in a one-view benchmark run, 3.6 s once every 100
+ * {@code delta.checkpointInterval}, on the committing thread. The online job committed to its offline log every
+ * micro-batch (now, by default, every 10 s: {@link OfflineLogSpool}), so that commit's batch waited for the
+ * checkpoint: in a one-view benchmark run, 3.6 s once every 100
  * batches (with Delta's default interval of 10, 1.5-1.9 s every tenth batch), and every probe event of that batch
  * and the next waited with it. So the job takes the table's checkpoints over: it sets
  * {@code delta.checkpointInterval} to {@value #ON_COMMIT} (no commit reaches it) and marks the table with
@@ -94,7 +95,7 @@ final class OfflineLogCheckpoints {
    * Counts a commit of the stream; once {@code every} commits and the minimum gap have passed, starts a checkpoint
    * unless one still runs.
    */
-  void committed(SparkSession spark) {
+  synchronized void committed(SparkSession spark) {
     commits++;
     long now = System.nanoTime();
     if (thread == null || commits < every || now - lastStart < minGapNanos

@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.sql.Column;
@@ -68,6 +69,9 @@ import picocli.CommandLine.Option;
 public final class OnlineFeaturesJob implements Callable<Integer> {
 
   private static final Logger LOG = LoggerFactory.getLogger(OnlineFeaturesJob.class);
+  static final String OFFLINE_LOG_INTERVAL = "10s";
+  /** In each view's checkpoint: the micro-batches waiting for the next offline-log append. */
+  static final String SPOOL_DIR = "offline-log-spool";
   private static final Pattern LATENESS = Pattern.compile("(\\d+)\\s*(s|m|h)");
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
@@ -146,6 +150,7 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
       spark.conf().set("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true");
     }
     TopK.register(spark);
+    Duration interval = offlineLogInterval(spark);
     List<SupervisedQuery> out = new ArrayList<>();
     StreamProgressLog log = StreamProgressLog.open(spark, config.lake().opsStreamProgress());
     for (FeatureView view : config.views()) {
@@ -160,8 +165,18 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
         }
       }).recordTo(log == null ? null : log.acquire());
       spark.streams().addListener(listener);
-      SupervisedQuery q = SupervisedQuery.start(name, () -> start(spark, config, view, metrics),
-          () -> listener.detach(spark));
+      // one sink per run of the query: a restart first ends the last run's (its spooled offline-log rows)
+      AtomicReference<OnlineBatchWriter> sink = new AtomicReference<>();
+      SupervisedQuery q = SupervisedQuery.start(name, () -> {
+        closeQuietly(sink.getAndSet(null));
+        return start(spark, config, view, metrics, interval, sink);
+      }, () -> {
+        try {
+          closeQuietly(sink.getAndSet(null));
+        } finally {
+          listener.detach(spark);
+        }
+      });
       listener.follow(q.query().id());
       out.add(q);
     }
@@ -169,7 +184,8 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
   }
 
   static StreamingQuery start(SparkSession spark, OnlineFeaturesConfig config, FeatureView view,
-      StreamMetrics metrics) throws TimeoutException {
+      StreamMetrics metrics, Duration offlineLogInterval, AtomicReference<OnlineBatchWriter> sink)
+      throws TimeoutException {
     var reader = KafkaAccess.readStream(spark, config.bootstrap(), config.topic(), config.startingOffsets(),
         config.maxOffsetsPerTrigger(), config.kafkaOptions());
     Dataset<Row> events = events(reader.load(), config)
@@ -177,13 +193,35 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     Dataset<Row> rows = FeatureAggregations.compute(events, view, config.definitions().entities().get(view.entity()));
     OnlineWrite write = new OnlineWrite(config.redis(), config.definitions().project(),
         config.definitions().entities().get(view.entity()), view, config.redisBatch());
+    OnlineBatchWriter writer = new OnlineBatchWriter(config.lake(), write, metrics,
+        config.checkpoint(view) + "/" + SPOOL_DIR, offlineLogInterval);
+    sink.set(writer);
     return rows.writeStream()
         .queryName(OnlineFeaturesConfig.queryName(view))
         .outputMode(OutputMode.Update())
         .option("checkpointLocation", config.checkpoint(view))
         .trigger(config.trigger().toTrigger())
-        .foreachBatch(new OnlineBatchWriter(config.lake(), write, metrics))
+        .foreachBatch(writer)
         .start();
+  }
+
+  /**
+   * How often the offline log is appended ({@code spark.recsys.online.offlineLogInterval}, default
+   * {@value #OFFLINE_LOG_INTERVAL}; 0s: every micro-batch, as before the spool). See {@link OfflineLogSpool}.
+   */
+  public static Duration offlineLogInterval(SparkSession spark) {
+    return duration(spark.conf().get("spark.recsys.online.offlineLogInterval", OFFLINE_LOG_INTERVAL),
+        "spark.recsys.online.offlineLogInterval", "a duration such as 0s (every micro-batch), 30s or 5m");
+  }
+
+  private static void closeQuietly(OnlineBatchWriter w) {
+    if (w != null) {
+      try {
+        w.close();
+      } catch (Exception e) { // also Spark's SparkException, checked in Java but not declared
+        LOG.warn("could not end the offline-log writer cleanly: {}", e.getMessage());
+      }
+    }
   }
 
   /** Valid events of contract v1 from Kafka rows, in bronze.events' columns (the parser is bronze's). */
@@ -228,9 +266,14 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
   }
 
   static Duration lateness(String text) {
+    return duration(text, "--allowed-lateness", "a duration such as 30s, 10m or 1h");
+  }
+
+  /** {@code <n>s}, {@code <n>m} or {@code <n>h}; anything else is a bad {@code what}. */
+  private static Duration duration(String text, String what, String expected) {
     Matcher m = LATENESS.matcher(text.trim());
     if (!m.matches()) {
-      throw UserError.badArgument("--allowed-lateness", text, "a duration such as 30s, 10m or 1h");
+      throw UserError.badArgument(what, text, expected);
     }
     long n = Long.parseLong(m.group(1));
     return switch (m.group(2)) {

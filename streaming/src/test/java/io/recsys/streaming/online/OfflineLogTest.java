@@ -11,8 +11,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The offline log's exactly-once rests on finding a query's newest batch marker in the table's history
- * ({@link OnlineBatchWriter#lastLoggedBatch}; the replay of a committed batch is in OnlineFeaturesIT), and its
- * Delta log checkpoints are written beside the stream ({@link OfflineLogCheckpoints}).
+ * ({@link OnlineBatchWriter#lastLoggedBatch}; the replay of a committed batch is in OnlineFeaturesIT), on the
+ * spool that holds micro-batches between two appends ({@link OfflineLogSpool}: exact round trip, recovery after a
+ * crash, a damaged file), and its Delta log checkpoints are written beside the stream
+ * ({@link OfflineLogCheckpoints}).
  */
 class OfflineLogTest {
 
@@ -89,6 +91,140 @@ class OfflineLogTest {
     }
     checkpoints.awaitIdle();
     assertThat(checkpointVersions(dir.resolve("features/user_activity_1h/_delta_log"))).isEmpty();
+  }
+
+  @Test
+  void spooledBatchesAreAppendedInOneCommitMarkedWithTheNewestAndComeBackExactly(@TempDir Path dir) throws Exception {
+    String path = dir.resolve("features/user_recent_items").toUri().toString();
+    String spoolDir = dir.resolve("checkpoint/offline-log-spool").toUri().toString();
+    java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
+    // an hour: no background append during the test, only the ones it asks for
+    try (OfflineLogSpool spool = new OfflineLogSpool(spark, path, "q1", spoolDir, java.time.Duration.ofHours(1),
+        1_000_000, commits::incrementAndGet)) {
+      spool.recover(rows(0).schema(), -1, 3);
+      spool.add(rows(3), 3);
+      spool.add(rows(4), 4);
+      assertThat(spoolFiles(dir)).containsExactly(OfflineLogSpool.name(3), OfflineLogSpool.name(4));
+      assertThat(io.delta.tables.DeltaTable.isDeltaTable(spark, path)).as("nothing appended yet").isFalse();
+
+      spool.append();
+      assertThat(commits).hasValue(1);
+      assertThat(spoolFiles(dir)).isEmpty();
+      assertThat(spool.pendingIds()).isEmpty();
+      assertThat(OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100)).isEqualTo(4);
+      assertThat(io.delta.tables.DeltaTable.forPath(spark, path).history().count()).isEqualTo(1);
+      // microsecond timestamps, lists, nulls and doubles as they were
+      assertThat(sorted(spark.read().format("delta").load(path)))
+          .isEqualTo(sorted(rows(3).union(rows(4))));
+    }
+  }
+
+  @Test
+  void recoveryAppendsWhatACrashedRunSpooledOnceAndDropsWhatSparkRunsAgain(@TempDir Path dir) throws Exception {
+    String path = dir.resolve("features/user_recent_items").toUri().toString();
+    String spoolDir = dir.resolve("checkpoint/offline-log-spool").toUri().toString();
+    java.time.Duration never = java.time.Duration.ofHours(1);
+    // the crashed run: batches 1 and 2 appended, then 2 spooled again (the delete after the commit did not
+    // happen), 3 and 4 committed by Spark and spooled, 5 spooled but not committed by Spark
+    OfflineLogSpool crashed = new OfflineLogSpool(spark, path, "q1", spoolDir, never, 1_000_000, () -> { });
+    crashed.recover(rows(0).schema(), -1, 1);
+    crashed.add(rows(1), 1);
+    crashed.add(rows(2), 2);
+    crashed.append();
+    crashed.add(rows(2), 2);
+    crashed.add(rows(3), 3);
+    crashed.add(rows(4), 4);
+    crashed.add(rows(5), 5);
+
+    // the next run starts with batch 5, which Spark runs again
+    try (OfflineLogSpool next = new OfflineLogSpool(spark, path, "q1", spoolDir, never, 1_000_000, () -> { })) {
+      long last = OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100);
+      assertThat(last).isEqualTo(2);
+      next.recover(rows(0).schema(), last, 5);
+      assertThat(spoolFiles(dir)).isEmpty();
+      assertThat(OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100)).isEqualTo(4);
+      assertThat(sorted(spark.read().format("delta").load(path)))
+          .isEqualTo(sorted(rows(1).union(rows(2)).union(rows(3)).union(rows(4))));
+    }
+  }
+
+  @Test
+  void aDamagedSpoolFileFailsTheAppendAndStays(@TempDir Path dir) throws Exception {
+    String path = dir.resolve("features/user_recent_items").toUri().toString();
+    Path spoolPath = dir.resolve("checkpoint/offline-log-spool");
+    java.nio.file.Files.createDirectories(spoolPath);
+    java.nio.file.Files.writeString(spoolPath.resolve(OfflineLogSpool.name(7)), "{\"user_id\": \"u1\", \"n\": \"x\n");
+    try (OfflineLogSpool spool = new OfflineLogSpool(spark, path, "q1", spoolPath.toUri().toString(),
+        java.time.Duration.ofHours(1), 1_000_000, () -> { })) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> spool.recover(rows(0).schema(), -1, 9))
+          .isInstanceOf(Exception.class);
+      assertThat(spoolFiles(dir)).containsExactly(OfflineLogSpool.name(7));
+      assertThat(io.delta.tables.DeltaTable.isDeltaTable(spark, path)).isFalse();
+    }
+  }
+
+  @Test
+  void theBackgroundThreadAppendsEveryIntervalAndCloseAppendsTheRest(@TempDir Path dir) throws Exception {
+    String path = dir.resolve("features/user_recent_items").toUri().toString();
+    String spoolDir = dir.resolve("checkpoint/offline-log-spool").toUri().toString();
+    OfflineLogSpool spool = new OfflineLogSpool(spark, path, "q1", spoolDir, java.time.Duration.ofMillis(200),
+        1_000_000, () -> { });
+    spool.recover(rows(0).schema(), -1, 0);
+    spool.add(rows(0), 0);
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    while (!spool.pendingIds().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(spool.pendingIds()).as("appended by the spool's thread").isEmpty();
+    assertThat(OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100)).isEqualTo(0);
+    spool.add(rows(1), 1);
+    spool.close();
+    assertThat(OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100)).isEqualTo(1);
+    assertThat(spark.read().format("delta").load(path).count()).isEqualTo(rows(0).count() + rows(1).count());
+    assertThat(spoolFiles(dir)).isEmpty();
+  }
+
+  @Test
+  void theAppendIntervalIsASettingWithAClearErrorWhenWrong() {
+    String key = "spark.recsys.online.offlineLogInterval";
+    try {
+      assertThat(OnlineFeaturesJob.offlineLogInterval(spark)).isEqualTo(java.time.Duration.ofSeconds(10));
+      spark.conf().set(key, "0s");
+      assertThat(OnlineFeaturesJob.offlineLogInterval(spark)).isZero();
+      spark.conf().set(key, "2m");
+      assertThat(OnlineFeaturesJob.offlineLogInterval(spark)).isEqualTo(java.time.Duration.ofMinutes(2));
+      spark.conf().set(key, "often");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> OnlineFeaturesJob.offlineLogInterval(spark))
+          .isInstanceOf(io.recsys.spark.UserError.class)
+          .hasMessageContaining("'often'").hasMessageContaining(key).hasMessageContaining("0s (every micro-batch)");
+    } finally {
+      spark.conf().unset(key);
+    }
+  }
+
+  /** Rows of an offline log, different per batch: strings, longs, doubles, lists, microseconds and nulls. */
+  private org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> rows(long batch) {
+    return spark.sql("SELECT concat('u', id) AS user_id, id * " + (batch + 1) + " AS views, "
+        + "CASE WHEN id % 3 = 0 THEN NULL ELSE id / 7.0D END AS ratio, "
+        + "array(concat('i', id), 'i" + batch + "') AS recent_items, "
+        + "timestamp_micros(1796250000123456 + id * 1000001 + " + batch + ") AS event_timestamp, "
+        + "CASE WHEN id % 4 = 0 THEN NULL ELSE timestamp_micros(1796250000000001 + " + batch + ") END "
+        + "AS created_timestamp FROM range(" + (5 + batch) + ")");
+  }
+
+  private static java.util.List<String> sorted(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> rows) {
+    return rows.collectAsList().stream().map(Object::toString).sorted().toList();
+  }
+
+  private static java.util.List<String> spoolFiles(Path dir) throws java.io.IOException {
+    Path spool = dir.resolve("checkpoint/offline-log-spool");
+    if (!java.nio.file.Files.exists(spool)) {
+      return java.util.List.of();
+    }
+    try (var files = java.nio.file.Files.list(spool)) {
+      return files.map(f -> f.getFileName().toString()).filter(n -> OfflineLogSpool.batchOf(n) != null).sorted()
+          .toList();
+    }
   }
 
   private java.util.Map<String, String> properties(String path) {

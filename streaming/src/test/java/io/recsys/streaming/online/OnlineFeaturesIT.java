@@ -76,7 +76,14 @@ class OnlineFeaturesIT {
         config.views(), config.checkpointRoot(), config.trigger(), 1_500, "earliest", config.allowedLateness(),
         97, config.parser(), -1, null, Map.of());
     StreamMetrics metrics = new StreamMetrics("online-features-it");
-    List<SupervisedQuery> queries = runAll(config, metrics);
+    // no append by the spool's thread during the test: the spooled micro-batches are appended when the query ends
+    spark.conf().set("spark.recsys.online.offlineLogInterval", "1h");
+    List<SupervisedQuery> queries;
+    try {
+      queries = runAll(config, metrics);
+    } finally {
+      spark.conf().unset("spark.recsys.online.offlineLogInterval");
+    }
 
     try (RedisProbe redis = new RedisProbe(stack.redisUri())) {
       Map<String, Map<String, List<Object>>> recomputed = new TreeMap<>();
@@ -90,7 +97,21 @@ class OnlineFeaturesIT {
 
       // offline log: every micro-batch's rows, once
       long logged = spark.read().format("delta").load(config.lake().features("user_activity_1h")).count();
-      assertThat(logged).isPositive();
+      assertThat(logged).isPositive().isEqualTo((long) (metrics.onlineWrittenTotal("user_activity_1h")
+          + metrics.onlineStaleTotal("user_activity_1h")));
+      // the micro-batches after the first went through the spool; the end of the query appended them
+      Path spool = Path.of(java.net.URI.create(config.checkpoint(defs.view("user_activity_1h"))))
+          .resolve(OnlineFeaturesJob.SPOOL_DIR);
+      try (Stream<Path> files = Files.list(spool)) {
+        assertThat(files.map(f -> f.getFileName().toString()).filter(n -> OfflineLogSpool.batchOf(n) != null))
+            .isEmpty();
+      }
+      long dataBatches = java.util.Arrays.stream(queries.get(0).query().recentProgress())
+          .filter(p -> p.numInputRows() > 0).count();
+      assertThat(dataBatches).isGreaterThan(2);
+      assertThat(io.delta.tables.DeltaTable.forPath(spark, config.lake().features("user_activity_1h")).history()
+          .filter("operation = 'WRITE'").count()).as("the first micro-batch's append, then the spooled ones' at the end")
+          .isEqualTo(2);
       // the job checkpoints the log beside the stream: Delta's checkpoint on commit stalled a micro-batch
       assertThat(io.delta.tables.DeltaTable.forPath(spark, config.lake().features("user_activity_1h")).detail()
           .select("properties").first().<String, String>getJavaMap(0))

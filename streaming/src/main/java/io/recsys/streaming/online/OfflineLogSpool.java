@@ -1,0 +1,275 @@
+package io.recsys.streaming.online;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkContext;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The offline log's micro-batches between two Delta appends: each batch's rows go to a file beside the query's
+ * checkpoint before the batch ends, and a daemon thread appends the files to {@code features.<view>} in one
+ * commit every interval. A micro-batch so pays for a small file write instead of a Delta commit, and the table
+ * gets one commit (and one data file) per interval instead of one per micro-batch.
+ *
+ * <p>Exactly once, across crashes: a batch's file is written (to a temporary name, then renamed) before the batch
+ * returns to Spark, so a committed batch is always in a file or in the log. An append carries the marker of its
+ * newest batch ({@link OnlineBatchWriter#MARKER}); the files of the batches it appended are deleted after the
+ * commit. After a restart, {@link #recover} deletes the files of batches the log has (the append committed, the
+ * delete did not happen) and of batches Spark is about to run again, and appends the rest before the first batch.
+ * Appends are in batch order and each covers every earlier pending batch, so "the newest marked batch" is "every
+ * batch up to it".
+ *
+ * <p>A failed append (the lake unreachable) keeps the files and is tried again at the next interval; once
+ * {@code maxPendingRows} rows wait, the micro-batch itself appends, so a failure that lasts stops the query with
+ * the lake's error instead of filling the disk. Files are JSON lines with microsecond timestamps (Spark's default
+ * format keeps milliseconds), read back with the table's schema in FAILFAST mode: a damaged file fails the append
+ * loudly, it never becomes rows of nulls.
+ */
+final class OfflineLogSpool implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(OfflineLogSpool.class);
+  static final String TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX";
+  private static final String PREFIX = "batch-";
+  private static final String SUFFIX = ".json";
+
+  private final String table;
+  private final String appId;
+  private final Path dir;
+  private final long maxPendingRows;
+  private final Runnable onCommit;
+  private final SparkSession spark;
+  private final ScheduledExecutorService thread;
+  private final Object appendLock = new Object();
+  /** Spooled batch id -> rows, in batch order; guarded by itself. */
+  private final TreeMap<Long, Long> pending = new TreeMap<>();
+  private volatile StructType schema;
+  private boolean warned;
+
+  /**
+   * A spool in {@code dir} for query {@code appId}'s appends to {@code table}, appended every {@code interval};
+   * {@code onCommit} runs after each append.
+   */
+  OfflineLogSpool(SparkSession spark, String table, String appId, String dir, Duration interval,
+      long maxPendingRows, Runnable onCommit) {
+    this.spark = spark;
+    this.table = table;
+    this.appId = appId;
+    this.dir = new Path(dir);
+    this.maxPendingRows = maxPendingRows;
+    this.onCommit = onCommit;
+    this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "offline-log-append");
+      t.setDaemon(true);
+      return t;
+    });
+    long ms = Math.max(1, interval.toMillis());
+    thread.scheduleWithFixedDelay(this::appendQuietly, ms, ms, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Before the first batch of a run ({@code firstBatch}): deletes the files of batches the log has (up to
+   * {@code lastLogged}) or that Spark runs again ({@code firstBatch} and later), and appends the others now.
+   */
+  void recover(StructType rowSchema, long lastLogged, long firstBatch) {
+    schema = rowSchema;
+    try {
+      FileSystem fs = fs();
+      if (!fs.exists(dir)) {
+        return;
+      }
+      for (FileStatus f : fs.listStatus(dir)) {
+        String name = f.getPath().getName();
+        Long id = batchOf(name);
+        if (id == null || id <= lastLogged || id >= firstBatch) {
+          fs.delete(f.getPath(), false); // logged already, to be run again, or a file half written
+        } else {
+          synchronized (pending) {
+            pending.put(id, -1L); // rows unknown until read; counted as none
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the offline-log spool " + dir + ": " + e.getMessage(), e);
+    }
+    if (!pendingIds().isEmpty()) {
+      LOG.info("{}: appending {} micro-batches spooled by the previous run", table, pendingIds().size());
+      append();
+    }
+  }
+
+  /**
+   * Spools one micro-batch's rows (the caller checked that the log does not have it). Appends right away, on
+   * the calling thread, when {@code maxPendingRows} would be exceeded.
+   */
+  void add(Dataset<Row> rows, long batchId) {
+    schema = rows.schema();
+    Column json = functions.to_json(functions.struct(
+        java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new)),
+        Map.of("timestampFormat", TIMESTAMP_FORMAT));
+    List<String> lines = rows.select(json).as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
+    write(batchId, lines);
+    boolean full;
+    synchronized (pending) {
+      pending.put(batchId, (long) lines.size());
+      full = pendingRows() > maxPendingRows;
+    }
+    if (full) {
+      LOG.info("{}: {} rows spooled, over {}: appending them in micro-batch {}", table, pendingRows(),
+          maxPendingRows, batchId);
+      append();
+    }
+  }
+
+  /** Appends every spooled batch now (the caller's thread); throws if the append fails. */
+  void append() {
+    synchronized (appendLock) {
+      List<Long> ids = pendingIds();
+      if (ids.isEmpty()) {
+        return;
+      }
+      long newest = ids.get(ids.size() - 1);
+      List<String> paths = ids.stream().map(id -> new Path(dir, name(id)).toString()).toList();
+      SparkContext sc = spark.sparkContext();
+      String description = sc.getLocalProperty("spark.job.description");
+      sc.setJobDescription("offline log " + table + ": append " + ids.size() + " micro-batches");
+      long t0 = System.nanoTime();
+      try {
+        Dataset<Row> rows = spark.read().schema(schema).option("mode", "FAILFAST")
+            .option("timestampFormat", TIMESTAMP_FORMAT).json(paths.toArray(String[]::new));
+        // one task, so the append leaves the other cores to the stream
+        rows.coalesce(1).write().format("delta").mode(SaveMode.Append)
+            .option("userMetadata", OnlineBatchWriter.MARKER + appId + " batch " + newest)
+            .option("mergeSchema", "true").save(table);
+      } finally {
+        sc.setJobDescription(description);
+      }
+      synchronized (pending) {
+        ids.forEach(pending::remove);
+      }
+      try {
+        FileSystem fs = fs();
+        for (String p : paths) {
+          fs.delete(new Path(p), false);
+        }
+      } catch (IOException e) {
+        // harmless: the marker says the log has them, and the next recovery deletes them
+        LOG.warn("{}: appended micro-batches up to {} but could not delete their spool files: {}", table, newest,
+            e.getMessage());
+      }
+      LOG.info("{}: appended {} spooled micro-batches (up to {}) in {} ms", table, ids.size(), newest,
+          (System.nanoTime() - t0) / 1_000_000);
+      onCommit.run();
+    }
+  }
+
+  /** The spooled batch ids, oldest first. */
+  List<Long> pendingIds() {
+    synchronized (pending) {
+      return new ArrayList<>(pending.keySet());
+    }
+  }
+
+  private long pendingRows() {
+    synchronized (pending) {
+      return pending.values().stream().mapToLong(n -> Math.max(0, n)).sum();
+    }
+  }
+
+  /** Appends what is spooled and stops the thread; on failure the files stay for the next run. */
+  @Override
+  public void close() {
+    thread.shutdown();
+    try {
+      thread.awaitTermination(5, TimeUnit.MINUTES);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      append();
+    } catch (Exception e) { // also Spark's SparkException, checked in Java but not declared
+      LOG.warn("{}: could not append the spooled micro-batches {} ({}); they stay in {} and the next run of the "
+          + "query appends them", table, pendingIds(), e.getMessage(), dir);
+    }
+  }
+
+  private void appendQuietly() {
+    SparkContext sc = spark.sparkContext();
+    // this thread inherited the stream thread's local properties: its SQL execution, job group and query id
+    for (String key : new String[] {"spark.sql.execution.id", "spark.sql.execution.root.id", "spark.jobGroup.id",
+        "spark.job.interruptOnCancel", "spark.job.tags", "sql.streaming.queryId", "streaming.sql.batchId"}) {
+      sc.setLocalProperty(key, null);
+    }
+    try {
+      append();
+      warned = false;
+    } catch (Exception e) { // also Spark's SparkException, checked in Java but not declared
+      if (!warned) {
+        LOG.warn("{}: appending the spooled micro-batches failed ({}); they stay in {}, tried again every interval",
+            table, e.getMessage(), dir);
+        warned = true;
+      }
+    }
+  }
+
+  private void write(long batchId, List<String> lines) {
+    Path tmp = new Path(dir, "." + name(batchId) + ".tmp");
+    Path target = new Path(dir, name(batchId));
+    try {
+      FileSystem fs = fs();
+      try (OutputStream out = fs.create(tmp, true)) {
+        for (String line : lines) {
+          out.write(line.getBytes(StandardCharsets.UTF_8));
+          out.write('\n');
+        }
+      }
+      fs.delete(target, false); // the same batch, run again
+      if (!fs.rename(tmp, target)) {
+        throw new IOException("rename of " + tmp + " to " + target + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot spool micro-batch " + batchId + " of the offline log to " + dir + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  private FileSystem fs() throws IOException {
+    return dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
+  }
+
+  static String name(long batchId) {
+    return PREFIX + String.format("%020d", batchId) + SUFFIX;
+  }
+
+  /** The batch id of a spool file's name, or null for anything else (a temporary file). */
+  static Long batchOf(String name) {
+    if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX)) {
+      return null;
+    }
+    try {
+      return Long.parseLong(name.substring(PREFIX.length(), name.length() - SUFFIX.length()));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+}
