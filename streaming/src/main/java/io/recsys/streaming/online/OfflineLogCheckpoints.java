@@ -109,11 +109,7 @@ final class OfflineLogCheckpoints {
 
   private void checkpoint(SparkSession spark) {
     SparkContext sc = spark.sparkContext();
-    // this thread inherited the stream thread's local properties: its SQL execution, job group and query id
-    for (String key : new String[] {"spark.sql.execution.id", "spark.sql.execution.root.id", "spark.jobGroup.id",
-        "spark.job.interruptOnCancel", "spark.job.tags", "sql.streaming.queryId", "streaming.sql.batchId"}) {
-      sc.setLocalProperty(key, null);
-    }
+    forgetStreamProperties(sc);
     sc.setJobDescription("offline log checkpoint " + path);
     long t0 = System.nanoTime();
     try {
@@ -122,6 +118,17 @@ final class OfflineLogCheckpoints {
       LOG.info("{}: log checkpoint in {} ms (beside the stream)", path, (System.nanoTime() - t0) / 1_000_000);
     } catch (RuntimeException e) {
       LOG.warn("{}: log checkpoint failed ({}); the next one is in {} commits", path, e.getMessage(), every);
+    }
+  }
+
+  /**
+   * Clears the local properties that a thread started by the stream's thread inherited from it (its SQL execution,
+   * job group and query id), so that the thread's own Spark jobs are not taken for the stream's.
+   */
+  static void forgetStreamProperties(SparkContext sc) {
+    for (String key : new String[] {"spark.sql.execution.id", "spark.sql.execution.root.id", "spark.jobGroup.id",
+        "spark.job.interruptOnCancel", "spark.job.tags", "sql.streaming.queryId", "streaming.sql.batchId"}) {
+      sc.setLocalProperty(key, null);
     }
   }
 

@@ -214,12 +214,7 @@ final class OfflineLogSpool implements AutoCloseable {
   }
 
   private void appendQuietly() {
-    SparkContext sc = spark.sparkContext();
-    // this thread inherited the stream thread's local properties: its SQL execution, job group and query id
-    for (String key : new String[] {"spark.sql.execution.id", "spark.sql.execution.root.id", "spark.jobGroup.id",
-        "spark.job.interruptOnCancel", "spark.job.tags", "sql.streaming.queryId", "streaming.sql.batchId"}) {
-      sc.setLocalProperty(key, null);
-    }
+    OfflineLogCheckpoints.forgetStreamProperties(spark.sparkContext());
     try {
       append();
       warned = false;
