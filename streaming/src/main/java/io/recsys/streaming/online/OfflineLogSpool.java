@@ -112,8 +112,9 @@ final class OfflineLogSpool implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the offline-log spool " + dir + ": " + e.getMessage(), e);
     }
-    if (!pendingIds().isEmpty()) {
-      LOG.info("{}: appending {} micro-batches spooled by the previous run", table, pendingIds().size());
+    int left = pendingIds().size();
+    if (left > 0) {
+      LOG.info("{}: appending {} micro-batches spooled by the previous run", table, left);
       append();
     }
   }

@@ -74,11 +74,6 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   /** Whether this run (this instance: a restart builds a new one) has checked the log for a batch run again. */
   private transient boolean runChecked;
 
-  /** A writer that appends every micro-batch to the offline log. */
-  OnlineBatchWriter(LakeLayout lake, OnlineWrite write, StreamMetrics metrics) {
-    this(lake, write, metrics, null, java.time.Duration.ZERO);
-  }
-
   /**
    * A writer that spools micro-batches in {@code spoolDir} and appends them every {@code appendInterval}; with a
    * null directory or a zero interval, every micro-batch appends.
