@@ -31,9 +31,10 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 
 /**
- * Compiles a {@link FeatureView} of the definitions file into one Spark aggregation. The same function runs on a
- * streaming frame (the online job, with a watermark on {@code event_time}) and on a static one (a batch
- * recomputation or backfill from bronze/silver), so both give the same values.
+ * Compiles a {@link FeatureView} of the definitions file into one Spark aggregation (a windowed {@code groupBy}):
+ * the batch jobs' recomputations and backfills from bronze/silver. It also runs on a streaming frame with a
+ * watermark, but the online job uses {@link StatefulViewAggregation}, which gives the same rows with a slide's
+ * buffer per entity instead of a window's (StatefulViewAggregationTest compares the two on every streaming view).
  *
  * <p>Input: events in bronze.events' shape (event_type, user_id, item_id, category, price, quantity, rating,
  * event_id, event_time). Output, one row per entity and window whose value is the entity's current one: the
@@ -105,7 +106,7 @@ public final class FeatureAggregations {
   }
 
   /** The events a view reads: its entity's, of its event types, with the derived columns its features use. */
-  private static Dataset<Row> input(Dataset<Row> events, FeatureView view, Entity entity) {
+  static Dataset<Row> input(Dataset<Row> events, FeatureView view, Entity entity) {
     Dataset<Row> in = events.filter(col(entity.joinKey()).isNotNull());
     if (!view.filter().isEmpty()) {
       in = in.filter(col("event_type").isin(wireNames(view.filter())));
