@@ -80,8 +80,9 @@ final class OnlineRun {
 
   /** Waits until every view's query has read all {@code sent} records, printing progress; then stops them. */
   void awaitCaughtUp(long sent) throws Exception {
-    System.out.printf("      waiting for the online-features job (%d views, one query each) to catch up...%n",
-        config.views().size());
+    List<String> entities = new ArrayList<>(config.viewsByEntity().keySet());
+    System.out.printf("      waiting for the online-features job (%d views, one query per entity: %s) to catch up...%n",
+        config.views().size(), String.join(", ", entities));
     long start = System.currentTimeMillis();
     long lastPrint = start;
     while (true) {
@@ -90,8 +91,8 @@ final class OnlineRun {
           throw UserError.of("The online-features job failed: " + q.failure().getMessage(), "See the log above");
         }
       }
-      long behind = config.views().stream()
-          .filter(v -> counts.getOrDefault(OnlineFeaturesConfig.queryName(v), 0L) < sent).count();
+      long behind = entities.stream()
+          .filter(e -> counts.getOrDefault(OnlineFeaturesConfig.queryName(e), 0L) < sent).count();
       if (behind == 0) {
         break;
       }
@@ -100,8 +101,8 @@ final class OnlineRun {
       }
       if (System.currentTimeMillis() - lastPrint > 15_000) {
         lastPrint = System.currentTimeMillis();
-        System.out.printf("      online features: %d of %d views caught up (%.0f s)%n",
-            config.views().size() - behind, config.views().size(), (lastPrint - start) / 1000.0);
+        System.out.printf("      online features: %d of %d queries caught up (%.0f s)%n",
+            entities.size() - behind, entities.size(), (lastPrint - start) / 1000.0);
       }
       Thread.sleep(250);
     }

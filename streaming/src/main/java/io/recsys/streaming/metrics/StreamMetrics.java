@@ -71,8 +71,8 @@ public final class StreamMetrics implements AutoCloseable {
         .help("Largest write time minus event time in the last micro-batch, by view").labelNames("view")
         .register(registry);
     onlineLateRows = Counter.builder().name("recsys_online_late_rows_dropped_total")
-        .help("(event, window) rows dropped because the window had closed: events later than the watermark, "
-            + "once per window they would have joined").labelNames("view").register(registry);
+        .help("Events a view dropped because they were later than its watermark (they are in bronze)")
+        .labelNames("view").register(registry);
   }
 
   /** One micro-batch of a feature view's writes to the online store. */

@@ -12,8 +12,9 @@ import java.util.Map;
 /**
  * Everything {@link OnlineFeaturesJob} needs, resolved and validated.
  *
- * @param views the views to compute (one streaming query each)
- * @param checkpointRoot each view checkpoints in {@code <checkpointRoot>/<view>}
+ * @param views the views to compute (one streaming query per entity computes its views)
+ * @param checkpointRoot each entity's query checkpoints in {@code <checkpointRoot>/<entity>-views}; each view
+ *     spools its offline-log rows in {@code <checkpointRoot>/<view>/offline-log-spool}
  * @param allowedLateness how far behind the latest event time an event may arrive and still count
  * @param redisBatch rows per Redis pipeline
  */
@@ -50,12 +51,27 @@ public record OnlineFeaturesConfig(
         500, ParserConfig.DEFAULT, -1, null, Map.of());
   }
 
+  /** The view's folder in the checkpoint root: its offline-log spool. */
   public String checkpoint(FeatureView view) {
     return checkpointRoot + "/" + view.name();
   }
 
-  public static String queryName(FeatureView view) {
-    return "online-features-" + view.name();
+  /** The checkpoint of the entity's query. */
+  public String checkpoint(String entity) {
+    return checkpointRoot + "/" + entity + "-views";
+  }
+
+  public static String queryName(String entity) {
+    return "online-features-" + entity;
+  }
+
+  /** The views by entity, in the order of {@link #views}: one query each. */
+  public java.util.Map<String, List<FeatureView>> viewsByEntity() {
+    java.util.Map<String, List<FeatureView>> out = new java.util.LinkedHashMap<>();
+    for (FeatureView v : views) {
+      out.computeIfAbsent(v.entity(), e -> new java.util.ArrayList<>()).add(v);
+    }
+    return out;
   }
 
   public OnlineFeaturesConfig withTrigger(TriggerSpec t) {

@@ -1,7 +1,7 @@
 package io.recsys.streaming.online;
 
 import io.recsys.spark.FeatureOptions;
-import io.recsys.spark.features.FeatureAggregations;
+import io.recsys.spark.features.StatefulViewAggregation;
 import io.recsys.spark.features.OnlineWrite;
 import io.recsys.spark.features.TopK;
 
@@ -9,6 +9,7 @@ import static org.apache.spark.sql.functions.col;
 
 import io.recsys.features.FeatureDefinitionException;
 import io.recsys.features.FeatureDefinitions;
+import io.recsys.features.Entity;
 import io.recsys.features.FeatureView;
 import io.recsys.lake.LakeLayout;
 import io.recsys.streaming.bronze.BronzeParse;
@@ -51,7 +52,7 @@ import picocli.CommandLine.Option;
 
 /**
  * Kafka → the same {@link io.recsys.contract.EventParser} as bronze → one event-time aggregation per feature
- * view of the definitions file ({@link FeatureAggregations}, watermark on event_time, RocksDB state) → Redis in
+ * view of the definitions file ({@link StatefulViewAggregation}, watermark on event_time, RocksDB state) → Redis in
  * Feast's layout (from the executors, stale-write protected) and the Delta offline log {@code features.<view>}.
  *
  * <pre>
@@ -59,9 +60,10 @@ import picocli.CommandLine.Option;
  *     --lake s3a://bucket/lake --bootstrap broker:9092 --redis redis:6379 --trigger 10s
  * </pre>
  *
- * Cost: one streaming query per view, each reading the topic (Kafka serves the same bytes to each); state per
- * view is about (window / slide) aggregate buffers per active entity, dropped once the watermark passes the
- * window's end. Invalid records are skipped here (bronze ingestion quarantines them).
+ * Cost: one streaming query per entity (user, item), each reading and parsing the topic once for its views
+ * (Kafka serves the same bytes to each query); state per view is one aggregate buffer per active entity and
+ * slide with events, dropped once the watermark passes the end of the last window holding it. Invalid records
+ * are skipped here (bronze ingestion quarantines them).
  */
 @Command(name = "online-features", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Compute the streaming feature views of features.yaml from Kafka into Redis (Feast layout) "
@@ -72,6 +74,9 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
   static final String OFFLINE_LOG_INTERVAL = "10s";
   /** In each view's checkpoint: the micro-batches waiting for the next offline-log append. */
   static final String SPOOL_DIR = "offline-log-spool";
+  /** In each view's checkpoint: which engine's state it holds ({@link #checkEngine}). */
+  static final String ENGINE_FILE = "_recsys_engine";
+  static final String ENGINE = "panes-v1";
   private static final Pattern LATENESS = Pattern.compile("(\\d+)\\s*(s|m|h)");
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
@@ -83,7 +88,8 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
   String bootstrap;
   @Option(names = "--topic", description = "Topic to read (spark.recsys.kafka.topic; default events).")
   String topic;
-  @Option(names = "--checkpoint", description = "Checkpoint root; each view uses <root>/<view> "
+  @Option(names = "--checkpoint", description = "Checkpoint root; each entity's query uses <root>/<entity>-views, "
+      + "each view spools its offline-log rows in <root>/<view> "
       + "(spark.recsys.online.checkpoint; default <lake>/_checkpoints/online-features).")
   String checkpoint;
   @Option(names = "--trigger", description = "available-now, or an interval such as 10s "
@@ -136,7 +142,10 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     }
   }
 
-  /** Starts one supervised query per view on an existing session; tests and the demo call this. */
+  /**
+   * Starts one supervised query per entity (computing its selected views) on an existing session; tests and the
+   * demo call this.
+   */
   public static List<SupervisedQuery> run(SparkSession spark, OnlineFeaturesConfig config, StreamMetrics metrics)
       throws TimeoutException {
     // RocksDB keeps window state off the JVM heap; it must be chosen before a checkpoint is first written.
@@ -153,23 +162,28 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     Duration interval = offlineLogInterval(spark);
     List<SupervisedQuery> out = new ArrayList<>();
     StreamProgressLog log = StreamProgressLog.open(spark, config.lake().opsStreamProgress());
-    for (FeatureView view : config.views()) {
-      String name = OnlineFeaturesConfig.queryName(view);
+    for (Map.Entry<String, List<FeatureView>> group : config.viewsByEntity().entrySet()) {
+      String entity = group.getKey();
+      List<FeatureView> views = group.getValue();
+      String name = OnlineFeaturesConfig.queryName(entity);
       ProgressListener listener = new ProgressListener(metrics, name, p -> {
         long late = 0;
         for (var op : p.stateOperators()) {
           late += op.numRowsDroppedByWatermark();
         }
         if (late > 0) {
-          metrics.recordLateRows(view.name(), late);
+          // the entity's views share the query and its watermark: each missed those events
+          for (FeatureView v : views) {
+            metrics.recordLateRows(v.name(), late);
+          }
         }
       }).recordTo(log == null ? null : log.acquire());
       spark.streams().addListener(listener);
       // one sink per run of the query: a restart first ends the last run's (its spooled offline-log rows)
-      AtomicReference<OnlineBatchWriter> sink = new AtomicReference<>();
+      AtomicReference<EntityBatchWriter> sink = new AtomicReference<>();
       SupervisedQuery q = SupervisedQuery.start(name, () -> {
         closeQuietly(sink.getAndSet(null));
-        return start(spark, config, view, metrics, interval, sink);
+        return start(spark, config, entity, views, metrics, interval, sink);
       }, () -> {
         try {
           closeQuietly(sink.getAndSet(null));
@@ -183,26 +197,92 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     return out;
   }
 
-  static StreamingQuery start(SparkSession spark, OnlineFeaturesConfig config, FeatureView view,
-      StreamMetrics metrics, Duration offlineLogInterval, AtomicReference<OnlineBatchWriter> sink)
-      throws TimeoutException {
+  static StreamingQuery start(SparkSession spark, OnlineFeaturesConfig config, String entityName,
+      List<FeatureView> views, StreamMetrics metrics, Duration offlineLogInterval,
+      AtomicReference<EntityBatchWriter> sink) throws TimeoutException {
+    Entity entity = config.definitions().entities().get(entityName);
+    checkEngine(spark, config, entityName, views);
     var reader = KafkaAccess.readStream(spark, config.bootstrap(), config.topic(), config.startingOffsets(),
         config.maxOffsetsPerTrigger(), config.kafkaOptions());
     Dataset<Row> events = events(reader.load(), config)
         .withWatermark("event_time", config.allowedLateness().toSeconds() + " seconds");
-    Dataset<Row> rows = FeatureAggregations.compute(events, view, config.definitions().entities().get(view.entity()));
-    OnlineWrite write = new OnlineWrite(config.redis(), config.definitions().project(),
-        config.definitions().entities().get(view.entity()), view, config.redisBatch());
-    OnlineBatchWriter writer = new OnlineBatchWriter(config.lake(), write, metrics,
-        config.checkpoint(view) + "/" + SPOOL_DIR, offlineLogInterval);
+    Dataset<Row> rows = StatefulViewAggregation.computeAll(events, views, entity);
+    List<OnlineBatchWriter> writers = new ArrayList<>();
+    for (FeatureView view : views) {
+      OnlineWrite write = new OnlineWrite(config.redis(), config.definitions().project(), entity, view,
+          config.redisBatch());
+      writers.add(new OnlineBatchWriter(config.lake(), write, metrics,
+          config.checkpoint(view) + "/" + SPOOL_DIR, offlineLogInterval));
+    }
+    EntityBatchWriter writer = new EntityBatchWriter(entity, views, writers);
     sink.set(writer);
     return rows.writeStream()
-        .queryName(OnlineFeaturesConfig.queryName(view))
+        .queryName(OnlineFeaturesConfig.queryName(entityName))
         .outputMode(OutputMode.Update())
-        .option("checkpointLocation", config.checkpoint(view))
+        .option("checkpointLocation", config.checkpoint(entityName))
         .trigger(config.trigger().toTrigger())
         .foreachBatch(writer)
         .start();
+  }
+
+  /**
+   * Makes sure an entity's checkpoint holds the state of this job's engine ({@link StatefulViewAggregation}) for
+   * the same views, marking a new checkpoint with {@value #ENGINE_FILE} (the engine, then the views). Stops the
+   * job with what to do, instead of Spark's state-schema error in the middle of the stream, when
+   * <ul>
+   *   <li>the checkpoint was made for other views (the operator's state holds one map per view);</li>
+   *   <li>it holds Spark's windowed-aggregation state, without the marker (versions before this engine), or a
+   *       view's checkpoint of such a version is in the checkpoint root (they had one query per view).</li>
+   * </ul>
+   */
+  static void checkEngine(SparkSession spark, OnlineFeaturesConfig config, String entity, List<FeatureView> views) {
+    String checkpoint = config.checkpoint(entity);
+    String names = String.join(",", views.stream().map(FeatureView::name).toList());
+    String expected = ENGINE + "\nviews: " + names;
+    String fix = "Delete that folder (the views then start again from --starting-offsets; Redis keeps newer "
+        + "values, older rows are skipped as stale) or pass another --checkpoint";
+    try {
+      org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(checkpoint);
+      org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      org.apache.hadoop.fs.Path marker = new org.apache.hadoop.fs.Path(dir, ENGINE_FILE);
+      if (fs.exists(marker)) {
+        String found;
+        try (var in = fs.open(marker)) {
+          found = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        }
+        if (found.equals(expected)) {
+          return;
+        }
+        String[] lines = found.split("\n", 2);
+        if (!lines[0].equals(ENGINE)) {
+          throw UserError.of("The checkpoint " + checkpoint + " was written by engine '" + lines[0]
+              + "', which this version does not run", fix);
+        }
+        throw UserError.of("The checkpoint " + checkpoint + " holds the state of the " + entity + " views "
+            + (lines.length > 1 ? lines[1].replace("views: ", "") : "?") + "; this run computes " + names,
+            "Run the same views (--views), or start these from a new checkpoint: " + fix);
+      }
+      for (FeatureView v : views) {
+        org.apache.hadoop.fs.Path old = new org.apache.hadoop.fs.Path(config.checkpoint(v), "offsets");
+        if (fs.exists(old)) {
+          throw UserError.of("The checkpoint " + config.checkpoint(v) + " of view " + v.name() + " holds the "
+              + "windowed-aggregation state of an earlier version of this job, which ran a query per view; this "
+              + "version runs one per entity, checkpointed in " + checkpoint,
+              "Delete " + config.checkpoint(v) + "/offsets, /commits, /state and /sources (the views then start "
+                  + "again from --starting-offsets; Redis keeps newer values), or pass another --checkpoint");
+        }
+      }
+      if (fs.exists(new org.apache.hadoop.fs.Path(dir, "offsets"))) {
+        throw UserError.of("The checkpoint " + checkpoint + " holds no " + ENGINE_FILE + " marker: it was not "
+            + "written by this version", fix);
+      }
+      try (var out = fs.create(marker, true)) {
+        out.write((expected + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+    } catch (java.io.IOException e) {
+      throw UserError.of("Cannot read or write " + checkpoint + ": " + e.getMessage(),
+          "Check the lake's path and credentials");
+    }
   }
 
   /**
@@ -214,7 +294,7 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
         "spark.recsys.online.offlineLogInterval", "a duration such as 0s (every micro-batch), 30s or 5m");
   }
 
-  private static void closeQuietly(OnlineBatchWriter w) {
+  private static void closeQuietly(EntityBatchWriter w) {
     if (w != null) {
       try {
         w.close();

@@ -118,10 +118,14 @@ class OnlineFeaturesIT {
           .containsEntry("delta.checkpointInterval", String.valueOf(OfflineLogCheckpoints.ON_COMMIT))
           .containsEntry(OfflineLogCheckpoints.OWNER_PROPERTY, OfflineLogCheckpoints.OWNER);
 
-      // ops.stream_progress: every view's micro-batches as Spark reported them, with the size of its state
+      // one query per entity, each computing its views
+      List<String> entities = List.copyOf(config.viewsByEntity().keySet());
+      assertThat(entities).containsExactly("user", "item");
+      assertThat(queries).hasSize(2);
+      // ops.stream_progress: every query's micro-batches as Spark reported them, with the size of its state
       var progress = spark.read().format("delta").load(config.lake().opsStreamProgress());
-      for (int i = 0; i < views.size(); i++) {
-        String name = OnlineFeaturesConfig.queryName(views.get(i));
+      for (int i = 0; i < entities.size(); i++) {
+        String name = OnlineFeaturesConfig.queryName(entities.get(i));
         long reported = java.util.Arrays.stream(queries.get(i).query().recentProgress())
             .mapToLong(p -> p.numInputRows()).sum();
         var r = progress.filter(progress.col("query").equalTo(name))
@@ -130,8 +134,8 @@ class OnlineFeaturesIT {
         assertThat(r.getLong(2)).as(name + ": state rows on every batch").isEqualTo(r.getLong(0));
       }
 
-      // run the last micro-batch with data of one view again: drop its commit (and those of the empty batches
-      // after it), so Spark re-executes it from the checkpoint's offsets and state, as after a crash
+      // run the last micro-batch with data of the user query again: drop its commit (and those of the empty
+      // batches after it), so Spark re-executes it from the checkpoint's offsets and state, as after a crash
       long lastDataBatch = -1;
       for (var p : queries.get(0).query().recentProgress()) {
         if (p.numInputRows() > 0) {
@@ -139,11 +143,12 @@ class OnlineFeaturesIT {
         }
       }
       assertThat(lastDataBatch).isPositive();
-      Path checkpoint = Path.of(java.net.URI.create(config.checkpoint(defs.view("user_activity_1h"))));
+      Path checkpoint = Path.of(java.net.URI.create(config.checkpoint("user")));
       dropBatches(checkpoint.resolve("commits"), lastDataBatch);
       dropBatches(checkpoint.resolve("offsets"), lastDataBatch + 1);
       long writtenBefore = (long) metrics.onlineWrittenTotal("user_activity_1h");
-      runAll(config.withViews(List.of(defs.view("user_activity_1h"))), metrics);
+      List<FeatureView> userViews = config.viewsByEntity().get("user");
+      runAll(config.withViews(userViews), metrics);
       assertThat((long) metrics.onlineWrittenTotal("user_activity_1h")).as("the batch was run again")
           .isGreaterThan(writtenBefore);
       assertThat(redis.hashes()).isEqualTo(actual);

@@ -244,12 +244,13 @@ public final class Benchmarks implements Callable<Integer> {
     s.append(String.format("%,d events/s (10,000 users, event time = now) for " + FRESHNESS_WARM_UP.toSeconds()
         + " s of warm-up (the job's steady state), then %d s measured. "
         + "Ten probe events per second, each from a new user, are polled every 5 ms through OnlineFeatureClient; "
-        + "latency = first read that finds the probe's row minus the send. OnlineFeaturesJob with trigger 0 ms "
+        + "latency = first read that finds the probe's row minus the send. OnlineFeaturesJob (one query per entity, "
+        + "whose views share one transformWithState operator) with trigger 0 ms "
         + "(back-to-back micro-batches), RocksDB state, Redis written first; each micro-batch spools its rows for "
         + "the Delta offline log, which a thread beside the stream appends every %d s.%n%n",
         rate,
         seconds, offlineLogInterval.toSeconds()));
-    s.append("| views (one query each) | events produced | probes seen / sent | p50 ms | p95 ms | p99 ms | max ms |\n")
+    s.append("| views (one query per entity) | events produced | probes seen / sent | p50 ms | p95 ms | p99 ms | max ms |\n")
         .append("|---|---:|---:|---:|---:|---:|---:|\n");
     List<OnlineBenchmark.Freshness> rows = new ArrayList<>(fresh);
     rows.add(0, floor);
