@@ -106,7 +106,7 @@ public final class FeatureAggregations {
   }
 
   /** The events a view reads: its entity's, of its event types, with the derived columns its features use. */
-  static Dataset<Row> input(Dataset<Row> events, FeatureView view, Entity entity) {
+  private static Dataset<Row> input(Dataset<Row> events, FeatureView view, Entity entity) {
     Dataset<Row> in = events.filter(col(entity.joinKey()).isNotNull());
     if (!view.filter().isEmpty()) {
       in = in.filter(col("event_type").isin(wireNames(view.filter())));
@@ -115,9 +115,14 @@ public final class FeatureAggregations {
       in = in.filter(col("session_id").isNotNull());
     }
     if (view.features().stream().anyMatch(f -> "amount".equals(f.column()))) {
-      in = in.withColumn("amount", col("price").multiply(functions.coalesce(col("quantity"), lit(1))));
+      in = withAmount(in);
     }
     return in;
+  }
+
+  /** The derived column {@code amount} that features may aggregate: price x quantity (1 when absent). */
+  static Dataset<Row> withAmount(Dataset<Row> events) {
+    return events.withColumn("amount", col("price").multiply(functions.coalesce(col("quantity"), lit(1))));
   }
 
   /**

@@ -105,8 +105,7 @@ public final class StatefulViewAggregation {
       }
     }
     if (names.contains("amount")) {
-      in = in.withColumn("amount", col("price").multiply(org.apache.spark.sql.functions.coalesce(col("quantity"),
-          org.apache.spark.sql.functions.lit(1))));
+      in = FeatureAggregations.withAmount(in);
     }
     Dataset<Row> slim = in.select(names.stream().map(n -> col(n)).toArray(Column[]::new));
     StructType inSchema = slim.schema();
@@ -506,11 +505,17 @@ public final class StatefulViewAggregation {
     /** Adds {@code other} into {@code into} (a fresh buffer, never a stored pane's); returns it. */
     abstract Object merge(Object into, Object other);
 
-    abstract Object toState(Object buf);
+    /** The buffer as its state field; the buffer itself by default (an immutable value). */
+    Object toState(Object buf) {
+      return buf;
+    }
 
     abstract Object fromState(Row r, int i);
 
-    abstract Object finish(Object buf);
+    /** The value before the cast to the dtype; the buffer itself by default. */
+    Object finish(Object buf) {
+      return buf;
+    }
   }
 
   /** count(when(admitted, 1)). */
@@ -537,16 +542,8 @@ public final class StatefulViewAggregation {
       return (Long) into + (Long) other;
     }
 
-    Object toState(Object buf) {
-      return buf;
-    }
-
     Object fromState(Row r, int i) {
       return r.getLong(i);
-    }
-
-    Object finish(Object buf) {
-      return buf;
     }
   }
 
@@ -666,16 +663,8 @@ public final class StatefulViewAggregation {
       return pick(into, other);
     }
 
-    Object toState(Object buf) {
-      return buf;
-    }
-
     Object fromState(Row r, int i) {
       return r.get(i);
-    }
-
-    Object finish(Object buf) {
-      return buf;
     }
   }
 
