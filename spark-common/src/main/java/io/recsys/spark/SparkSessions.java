@@ -38,6 +38,8 @@ public final class SparkSessions {
       setIfAbsent(b, conf, "spark.ui.enabled", "false");
       setIfAbsent(b, conf, "spark.driver.host", "127.0.0.1");
       setIfAbsent(b, conf, "spark.driver.bindAddress", "127.0.0.1");
+      // file:/ checkpoints, state and Delta logs without a chmod/readlink child process per file written
+      LocalFileSystems.settings().forEach((k, v) -> setIfAbsent(b, conf, "spark.hadoop." + k, v));
     }
     hadoopConf.forEach((k, v) -> b.config("spark.hadoop." + k, v));
     SparkSession spark = b.getOrCreate();

@@ -3,7 +3,8 @@ package io.recsys.spark;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, UTC.
+ * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, UTC,
+ * the jobs' local file systems ({@link LocalFileSystems}).
  * Started on first use (4-5 s) and shared by every test class of the JVM.
  */
 public final class SparkTestSession {
@@ -14,7 +15,10 @@ public final class SparkTestSession {
 
   public static synchronized SparkSession get() {
     if (session == null) {
-      session = SparkSession.builder()
+      SparkSession.Builder b = SparkSession.builder();
+      // the local file systems the jobs use on a local master (SparkSessions)
+      LocalFileSystems.settings().forEach((k, v) -> b.config("spark.hadoop." + k, v));
+      session = b
           .appName("recsys-tests")
           .master("local[2]")
           .config("spark.ui.enabled", "false")
