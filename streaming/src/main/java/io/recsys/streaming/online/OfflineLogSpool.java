@@ -124,11 +124,15 @@ final class OfflineLogSpool implements AutoCloseable {
    * the calling thread, when {@code maxPendingRows} would be exceeded.
    */
   void add(Dataset<Row> rows, long batchId) {
-    schema = rows.schema();
-    Column json = functions.to_json(functions.struct(
-        java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new)),
-        Map.of("timestampFormat", TIMESTAMP_FORMAT));
-    List<String> lines = rows.select(json).as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
+    add(rows.select(line(rows)).as(org.apache.spark.sql.Encoders.STRING()).collectAsList(), rows.schema(), batchId);
+  }
+
+  /**
+   * Spools one micro-batch given as its rows' {@link #line}s ({@code schema}: the rows'). Appends right away, on
+   * the calling thread, when {@code maxPendingRows} would be exceeded.
+   */
+  void add(List<String> lines, StructType rowSchema, long batchId) {
+    schema = rowSchema;
     write(batchId, lines);
     boolean full;
     synchronized (pending) {
@@ -140,6 +144,13 @@ final class OfflineLogSpool implements AutoCloseable {
           maxPendingRows, batchId);
       append();
     }
+  }
+
+  /** A row of {@code rows} as the spool's file holds it: one line of JSON, timestamps to the microsecond. */
+  static Column line(Dataset<Row> rows) {
+    return functions.to_json(functions.struct(
+        java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new)),
+        Map.of("timestampFormat", TIMESTAMP_FORMAT));
   }
 
   /** Appends every spooled batch now (the caller's thread); throws if the append fails. */

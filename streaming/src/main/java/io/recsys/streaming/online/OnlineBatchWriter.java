@@ -57,7 +57,10 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   /** Commits of the log's history read first when looking for this query's newest marker; then all of it. */
   static final int HISTORY_FIRST_LOOK = 100;
 
-  /** A micro-batch with more rows is appended to the log directly, not spooled through the driver's heap. */
+  /**
+   * A micro-batch with more rows (more than this over the shuffle partitions, in one of them) is appended to the
+   * log directly, not spooled through the driver's heap.
+   */
   static final long SPOOL_MAX_BATCH_ROWS = 100_000;
   /** Spooled rows that make the micro-batch append them itself (see {@link OfflineLogSpool}). */
   static final long SPOOL_MAX_PENDING_ROWS = 1_000_000;
@@ -96,12 +99,16 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
     Dataset<Row> rows = batch.persist();
     try {
       long t0 = System.nanoTime();
-      OnlineWrite.Stats s = write.run(rows);
-      long t1 = System.nanoTime();
       String appId = "recsys-online-" + view + "-" + queryId;
       String path = lake.features(view);
       Dataset<Row> logRows = rows.withColumn("created_timestamp",
           functions.lit(new Timestamp(System.currentTimeMillis())));
+      // after a run's first batch, the Redis write's own job brings back the rows for the spool: one pass
+      OnlineWrite.Result res = runChecked && spool != null
+          ? write.run(logRows, OfflineLogSpool.line(logRows), spoolLinesPerPartition(spark))
+          : new OnlineWrite.Result(write.run(rows), null);
+      OnlineWrite.Stats s = res.stats();
+      long t1 = System.nanoTime();
       if (!runChecked) {
         // the first batch of a run: the log may have it already (Spark runs a committed batch again only now)
         long last = lastLoggedBatch(spark, path, appId, HISTORY_FIRST_LOOK);
@@ -119,8 +126,8 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
           append(logRows, appId, batchId, true);
         }
       } else if (s.rows() > 0) {
-        if (spool != null && s.rows() <= SPOOL_MAX_BATCH_ROWS) {
-          spool.add(logRows, batchId);
+        if (res.lines() != null) {
+          spool.add(res.lines(), logRows.schema(), batchId);
         } else {
           if (spool != null) {
             spool.append(); // the log's batches stay in order: every marker covers all batches before it
@@ -140,6 +147,12 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
     } finally {
       rows.unpersist();
     }
+  }
+
+  /** The rows a partition may bring back for the spool: {@value #SPOOL_MAX_BATCH_ROWS} over the partitions. */
+  private static int spoolLinesPerPartition(SparkSession spark) {
+    int partitions = Math.max(1, Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions", "200")));
+    return (int) Math.max(1, SPOOL_MAX_BATCH_ROWS / partitions);
   }
 
   /** Appends one micro-batch's rows to the offline log, marked with its id; {@code txn} adds Delta's own check. */

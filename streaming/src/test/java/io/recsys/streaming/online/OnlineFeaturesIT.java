@@ -99,6 +99,12 @@ class OnlineFeaturesIT {
       long logged = spark.read().format("delta").load(config.lake().features("user_activity_1h")).count();
       assertThat(logged).isPositive().isEqualTo((long) (metrics.onlineWrittenTotal("user_activity_1h")
           + metrics.onlineStaleTotal("user_activity_1h")));
+      // and what it holds: each entity's newest row of a view has the recomputed values (for most micro-batches
+      // these rows came back from the Redis write's own job, as JSON, through the spool)
+      for (FeatureView view : views) {
+        assertThat(newestLogged(config.lake().features(view.name()), view)).as("offline log of " + view.name())
+            .isEqualTo(recomputed.get(view.name()));
+      }
       // the micro-batches after the first went through the spool; the end of the query appended them
       Path spool = Path.of(java.net.URI.create(config.checkpoint(defs.view("user_activity_1h"))))
           .resolve(OnlineFeaturesJob.SPOOL_DIR);
@@ -155,6 +161,18 @@ class OnlineFeaturesIT {
       assertThat(spark.read().format("delta").load(config.lake().features("user_activity_1h")).count())
           .isEqualTo(logged);
     }
+  }
+
+  /** Each entity's newest row of a view's offline log (latest event, then latest logged), as feature values. */
+  private static Map<String, List<Object>> newestLogged(String table, FeatureView view) {
+    String key = defs.entities().get(view.entity()).joinKey();
+    Map<String, List<Object>> out = new TreeMap<>();
+    for (Row r : spark.read().format("delta").load(table)
+        .orderBy(org.apache.spark.sql.functions.col("event_timestamp"),
+            org.apache.spark.sql.functions.col("created_timestamp")).collectAsList()) {
+      out.put(r.getAs(key).toString(), OnlineWrite.values(r, view.features()));
+    }
+    return out;
   }
 
   /** Deletes the checkpoint log entries (and their .crc files) of batch {@code from} and later. */
@@ -242,6 +260,13 @@ class OnlineFeaturesIT {
         out.put(hex.formatHex((byte[]) flat.get(i)), fields);
       }
       return out;
+    }
+
+    /** Deletes every entity hash of a Feast project (its keys end with the project's name). */
+    void deleteProject(String project) {
+      client.getScript(ByteArrayCodec.INSTANCE).eval(RScript.Mode.READ_WRITE,
+          "for _, k in ipairs(redis.call('KEYS', '*' .. ARGV[1])) do redis.call('DEL', k) end",
+          RScript.ReturnType.STATUS, List.of(), (Object) project.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     @Override
