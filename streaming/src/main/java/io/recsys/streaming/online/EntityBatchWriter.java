@@ -12,8 +12,8 @@ import org.apache.spark.storage.StorageLevel;
 /**
  * The sink of one entity's query: a micro-batch holds the rows of every view the query computes
  * ({@link StatefulViewAggregation#computeAll}); each view's rows go to that view's {@link OnlineBatchWriter}
- * (Redis, offline log, metrics), in the order of the views. The batch is cached first, so the stateful operator
- * runs once for all of them, and a view's writer can read its rows twice.
+ * (Redis, offline log, metrics), in the order of the views. With several views the batch is cached first, so
+ * the stateful operator runs once for all of them.
  */
 final class EntityBatchWriter implements VoidFunction2<Dataset<Row>, Long>, AutoCloseable {
 
@@ -30,7 +30,10 @@ final class EntityBatchWriter implements VoidFunction2<Dataset<Row>, Long>, Auto
 
   @Override
   public void call(Dataset<Row> batch, Long batchId) throws Exception {
-    // cached once for all the views: the first view's write runs the stateful operator, the others read the cache
+    if (writers.size() == 1) {
+      writers.get(0).call(StatefulViewAggregation.rowsOf(batch, views, entity, 0), batchId);
+      return;
+    }
     Dataset<Row> all = batch.persist(StorageLevel.MEMORY_AND_DISK());
     try {
       for (int i = 0; i < writers.size(); i++) {

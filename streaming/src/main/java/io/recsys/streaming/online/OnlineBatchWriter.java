@@ -22,8 +22,7 @@ import org.slf4j.LoggerFactory;
  * crash changes nothing; (2) append them to the Delta offline log {@code features.<view>} with
  * {@code created_timestamp}, exactly once; (3) record the freshness (write time minus event time) and the counts
  * in the metrics. Redis goes first because serving reads it; both writes are idempotent, so their order does not
- * matter for a batch run again. Runs on the driver; the caller caches the batch, because the first batch of a run
- * and a batch too large for the spool are read by both writes.
+ * matter for a batch run again. Runs on the driver; the batch is cached because both writes read it.
  *
  * <p>With an append interval (the job's default, 10 s), a micro-batch after the first of a run spools its rows
  * ({@link OfflineLogSpool}) and a thread beside the stream appends the spooled batches every interval: a small
@@ -92,56 +91,61 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   }
 
   @Override
-  public void call(Dataset<Row> rows, Long batchId) {
-    SparkSession spark = rows.sparkSession();
+  public void call(Dataset<Row> batch, Long batchId) {
+    SparkSession spark = batch.sparkSession();
     String view = write.view().name();
     String queryId = spark.sparkContext().getLocalProperty(QUERY_ID_PROPERTY);
     spark.sparkContext().setJobDescription("online-features " + view + " batch " + batchId);
-    long t0 = System.nanoTime();
-    String appId = "recsys-online-" + view + "-" + queryId;
-    String path = lake.features(view);
-    Dataset<Row> logRows = rows.withColumn("created_timestamp",
-        functions.lit(new Timestamp(System.currentTimeMillis())));
-    // after a run's first batch, the Redis write's own job brings back the rows for the spool: one pass
-    OnlineWrite.Result res = runChecked && spool != null
-        ? write.run(logRows, OfflineLogSpool.line(logRows), spoolLinesPerPartition(spark))
-        : new OnlineWrite.Result(write.run(rows), null);
-    OnlineWrite.Stats s = res.stats();
-    long t1 = System.nanoTime();
-    if (!runChecked) {
-      // the first batch of a run: the log may have it already (Spark runs a committed batch again only now)
-      long last = lastLoggedBatch(spark, path, appId, HISTORY_FIRST_LOOK);
-      if (spoolDir != null) {
-        spool = new OfflineLogSpool(spark, path, appId, spoolDir, appendInterval, SPOOL_MAX_PENDING_ROWS,
-            () -> committedToLog(spark));
-        spool.recover(logRows.schema(), last, batchId);
-      }
-      runChecked = true;
-      if (s.rows() > 0 && last >= batchId) {
-        LOG.info("{}: batch {} is already in the offline log (this query's newest there is batch {}); not appended "
-            + "again", path, batchId, last);
-      } else if (s.rows() > 0) {
-        // Delta skips the append if an older version of this writer logged the batch with these options
-        append(logRows, appId, batchId, true);
-      }
-    } else if (s.rows() > 0) {
-      if (res.lines() != null) {
-        spool.add(res.lines(), logRows.schema(), batchId);
-      } else {
-        if (spool != null) {
-          spool.append(); // the log's batches stay in order: every marker covers all batches before it
+    Dataset<Row> rows = batch.persist();
+    try {
+      long t0 = System.nanoTime();
+      String appId = "recsys-online-" + view + "-" + queryId;
+      String path = lake.features(view);
+      Dataset<Row> logRows = rows.withColumn("created_timestamp",
+          functions.lit(new Timestamp(System.currentTimeMillis())));
+      // after a run's first batch, the Redis write's own job brings back the rows for the spool: one pass
+      OnlineWrite.Result res = runChecked && spool != null
+          ? write.run(logRows, OfflineLogSpool.line(logRows), spoolLinesPerPartition(spark))
+          : new OnlineWrite.Result(write.run(rows), null);
+      OnlineWrite.Stats s = res.stats();
+      long t1 = System.nanoTime();
+      if (!runChecked) {
+        // the first batch of a run: the log may have it already (Spark runs a committed batch again only now)
+        long last = lastLoggedBatch(spark, path, appId, HISTORY_FIRST_LOOK);
+        if (spoolDir != null) {
+          spool = new OfflineLogSpool(spark, path, appId, spoolDir, appendInterval, SPOOL_MAX_PENDING_ROWS,
+              () -> committedToLog(spark));
+          spool.recover(logRows.schema(), last, batchId);
         }
-        append(logRows, appId, batchId, false);
+        runChecked = true;
+        if (s.rows() > 0 && last >= batchId) {
+          LOG.info("{}: batch {} is already in the offline log (this query's newest there is batch {}); not appended "
+              + "again", path, batchId, last);
+        } else if (s.rows() > 0) {
+          // Delta skips the append if an older version of this writer logged the batch with these options
+          append(logRows, appId, batchId, true);
+        }
+      } else if (s.rows() > 0) {
+        if (res.lines() != null) {
+          spool.add(res.lines(), logRows.schema(), batchId);
+        } else {
+          if (spool != null) {
+            spool.append(); // the log's batches stay in order: every marker covers all batches before it
+          }
+          append(logRows, appId, batchId, false);
+        }
       }
-    }
-    long t2 = System.nanoTime();
-    if (metrics != null) {
-      metrics.recordOnlineBatch(view, s.written(), s.stale(), s.lagSumSeconds(), s.lagMaxSeconds());
-    }
-    if (s.rows() > 0) {
-      LOG.info("{} batch {}: {} rows -> Redis {} written, {} stale-skipped in {} ms; offline log {} ms; "
-          + "lag max {} s", view, batchId, s.rows(), s.written(), s.stale(), (t1 - t0) / 1_000_000,
-          (t2 - t1) / 1_000_000, Math.round(s.lagMaxSeconds()));
+      long t2 = System.nanoTime();
+      if (metrics != null) {
+        metrics.recordOnlineBatch(view, s.written(), s.stale(), s.lagSumSeconds(), s.lagMaxSeconds());
+      }
+      if (s.rows() > 0) {
+        LOG.info("{} batch {}: {} rows -> Redis {} written, {} stale-skipped in {} ms; offline log {} ms; "
+            + "lag max {} s", view, batchId, s.rows(), s.written(), s.stale(), (t1 - t0) / 1_000_000,
+            (t2 - t1) / 1_000_000, Math.round(s.lagMaxSeconds()));
+      }
+    } finally {
+      rows.unpersist();
     }
   }
 
