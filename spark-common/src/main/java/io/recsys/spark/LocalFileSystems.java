@@ -23,10 +23,10 @@ import org.apache.hadoop.fs.permission.FsPermission;
  * {@code chmod} and reads a path's link status by running {@code readlink}: a fork of the JVM each time. Every
  * file that Spark's streaming checkpoints, state stores and Delta's log write on a local disk pays for one or
  * more, and on our 2-core machine a micro-batch's two checkpoint-log writes took about 50 ms each (an idle query
- * on the rate source; these file systems: 13-14 ms each, BENCHMARKS.md). These subclasses do both through
+ * on the rate source; with these file systems, 2-3 ms each: BENCHMARKS.md, freshness notes). These subclasses do both through
  * java.nio instead, and otherwise are Hadoop's own.
  *
- * <p>{@link SparkSessions} registers them for local masters ({@link #register}): {@code fs.file.impl} (the
+ * <p>{@link SparkSessions} registers them for local masters ({@link #settings}): {@code fs.file.impl} (the
  * FileSystem API) and {@code fs.AbstractFileSystem.file.impl} (the FileContext API, which Spark's checkpoint file
  * manager and Delta's log store use). On a cluster, file:/ is not where checkpoints live, and Spark's defaults
  * stay.

@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The local file systems the jobs use on a local master ({@link LocalFileSystems}) behave as Hadoop's own where
  * Spark's checkpoints and Delta's log rely on them: files and their checksums written, permissions set as asked,
- * atomic rename without overwrite, link status of files, links and missing paths; and the Spark sessions (the
- * jobs' and the tests') use them.
+ * atomic rename without overwrite, link status of files, links and missing paths; and the tests' Spark session
+ * uses them, as {@link SparkSessions} makes the jobs' sessions on a local master do.
  */
 class LocalFileSystemsTest {
 

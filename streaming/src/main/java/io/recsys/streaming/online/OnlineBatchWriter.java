@@ -26,9 +26,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>With an append interval (the job's default, 10 s), a micro-batch after the first of a run spools its rows
  * ({@link OfflineLogSpool}) and a thread beside the stream appends the spooled batches every interval: a small
- * file per micro-batch instead of a Delta commit, and one commit per interval. The first batch of a run, a batch
- * of more than {@value #SPOOL_MAX_BATCH_ROWS} rows (not collected through the driver), and every batch without an
- * interval are appended by the micro-batch itself, after whatever is spooled.
+ * file per micro-batch instead of a Delta commit, and one commit per interval. The spooled rows come back to the
+ * driver from the Redis write's own Spark job, as JSON lines. The first batch of a run, a batch with more than
+ * its share of {@value #SPOOL_MAX_BATCH_ROWS} rows in one partition (not collected through the driver), and every
+ * batch without an interval are appended by the micro-batch itself, after whatever is spooled.
  *
  * <p>Exactly once for the offline log, without paying Delta's idempotent-write check on every batch: Spark runs a
  * committed batch again only as the first batch after a (re)start, so only that one can already be in the log.
