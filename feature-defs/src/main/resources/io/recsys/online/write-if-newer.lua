@@ -1,11 +1,14 @@
--- Writes one feature view row of one entity into Feast's Redis layout, unless the stored row is newer.
+-- Writes feature view rows of one entity into Feast's Redis layout, each unless the stored row of its view is
+-- newer. One call carries one or more rows of the same key (the views of an entity that a micro-batch updated):
+-- one script call instead of one per view. Rows are applied in order, each exactly as if it had its own call.
 -- KEYS[1]  the entity key (Feast entity key serialization v3 + project)
--- ARGV[1]  the view's timestamp field "_ts:<view>"     ARGV[2]  the serialized google.protobuf.Timestamp
--- ARGV[3]  its seconds   ARGV[4]  its nanos            ARGV[5]  key TTL in milliseconds (0: none)
--- ARGV[6..] feature field, serialized feast.types.Value, ...
--- Returns 1 if written, 0 if skipped because the stored _ts is later (an equal _ts is rewritten: a replayed
--- micro-batch writes the same bytes again). The key's TTL only ever grows, because one hash holds every view
--- of the entity and a short-lived view must not expire a long-lived one.
+-- ARGV, per row: the view's timestamp field "_ts:<view>", the serialized google.protobuf.Timestamp, its seconds,
+--   its nanos, the view's key TTL in milliseconds (0: none), the number of features n, then n pairs of feature
+--   field and serialized feast.types.Value.
+-- Returns a bit mask of the rows written: bit i (from 0) set if row i was written, clear if it was skipped because
+-- the stored _ts is later (an equal _ts is rewritten: a replayed micro-batch writes the same bytes again). The
+-- key's TTL only ever grows, to the longest TTL of the rows written, because one hash holds every view of the
+-- entity and a short-lived view must not expire a long-lived one.
 local function timestamp(b)
   local seconds, nanos, i = 0, 0, 1
   while i <= #b do
@@ -23,20 +26,34 @@ local function timestamp(b)
   return seconds, nanos
 end
 
-local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if stored then
-  local s, n = timestamp(stored)
-  local ns, nn = tonumber(ARGV[3]), tonumber(ARGV[4])
-  if s > ns or (s == ns and n > nn) then
-    return 0
+local key = KEYS[1]
+local written, bit, ttl = 0, 1, 0
+local i = 1
+while i <= #ARGV do
+  local field, n = ARGV[i], tonumber(ARGV[i + 5])
+  local last = i + 5 + 2 * n
+  local newer = true
+  local stored = redis.call('HGET', key, field)
+  if stored then
+    local s, nano = timestamp(stored)
+    local ns, nn = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+    newer = not (s > ns or (s == ns and nano > nn))
   end
+  if newer then
+    redis.call('HSET', key, field, ARGV[i + 1], unpack(ARGV, i + 6, last))
+    written = written + bit
+    local t = tonumber(ARGV[i + 4])
+    if t > ttl then
+      ttl = t
+    end
+  end
+  bit = bit * 2
+  i = last + 1
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 6))
-local ttl = tonumber(ARGV[5])
 if ttl > 0 then
-  local left = redis.call('PTTL', KEYS[1])
+  local left = redis.call('PTTL', key)
   if left < ttl then
-    redis.call('PEXPIRE', KEYS[1], ttl)
+    redis.call('PEXPIRE', key, ttl)
   end
 end
-return 1
+return written

@@ -92,6 +92,57 @@ class OnlineFeatureClientIT {
     }
   }
 
+  /**
+   * The rows of one entity go to Redis in one script call: each is applied as if it had its own (a second row of
+   * the same view, older than the first, is skipped), the reply says which were written, and the key's TTL grows
+   * to the longest TTL of the rows written, not of a skipped one.
+   */
+  @Test
+  void rowsOfOneEntityInOneCallAreAppliedInOrderAndTheKeyKeepsTheLongestWrittenTtl(LocalStack stack) {
+    String u = "it-one-call-" + System.nanoTime();
+    try (OnlineStore store = OnlineStore.connect(stack.redisUri());
+        OnlineFeatureClient client = new OnlineFeatureClient(store, DEFS, Clock.fixed(NOW, ZoneOffset.UTC))) {
+      List<OnlineRow> rows = List.of(
+          row("user_activity_1h", u, NOW, List.of(5L, 0L, 0L, 0L)),
+          row("user_activity_5m", u, NOW, List.of(2L, 1L, 0L, 0L)),
+          row("user_activity_1h", u, NOW.minusSeconds(1), List.of(1L, 0L, 0L, 0L)), // older than the first
+          row("user_session", u, NOW, List.of(3L, 40L)));
+      long hour = Duration.ofHours(1).toMillis();
+      boolean[] written = store.write(rows, new long[] {hour, 2 * hour, 48 * hour, 3 * hour});
+      assertThat(written).containsExactly(true, true, false, true);
+      Map<String, OnlineFeatureClient.FeatureValue> got = client.get(List.of(u),
+          List.of("user_activity_1h:views", "user_activity_5m:clicks", "user_session:session_duration_seconds"))
+          .get(0);
+      assertThat(got.get("user_activity_1h:views").value()).isEqualTo(5L);
+      assertThat(got.get("user_activity_5m:clicks").value()).isEqualTo(1L);
+      assertThat(got.get("user_session:session_duration_seconds").value()).isEqualTo(40L);
+      long ttl = pttl(stack, rows.get(0).key());
+      assertThat(ttl).as("the longest TTL of the rows written (3 h), not the skipped row's (48 h)")
+          .isBetween(3 * hour - 60_000, 3 * hour);
+
+      // all stale but one: only that one is written, and a shorter TTL never shortens the key's
+      boolean[] again = store.write(List.of(row("user_activity_1h", u, NOW.minusSeconds(5), List.of(9L, 0L, 0L, 0L)),
+          row("user_activity_5m", u, NOW.plusSeconds(1), List.of(7L, 0L, 0L, 0L))), new long[] {hour, hour});
+      assertThat(again).containsExactly(false, true);
+      assertThat(client.get(List.of(u), List.of("user_activity_5m:views")).get(0).get("user_activity_5m:views")
+          .value()).isEqualTo(7L);
+      assertThat(pttl(stack, rows.get(0).key())).isGreaterThan(2 * hour);
+    }
+  }
+
+  private static long pttl(LocalStack stack, byte[] key) {
+    Config c = new Config();
+    c.useSingleServer().setAddress(stack.redisUri());
+    RedissonClient r = Redisson.create(c);
+    try {
+      return r.getScript(org.redisson.client.codec.ByteArrayCodec.INSTANCE).<Long>eval(
+          org.redisson.api.RScript.Mode.READ_ONLY, "return redis.call('PTTL', KEYS[1])",
+          org.redisson.api.RScript.ReturnType.INTEGER, List.<Object>of(key));
+    } finally {
+      r.shutdown();
+    }
+  }
+
   @Test
   void rejectsUnknownReferencesWithTheFix(LocalStack stack) {
     try (OnlineFeatureClient client = new OnlineFeatureClient(stack.redisUri(), DEFS)) {

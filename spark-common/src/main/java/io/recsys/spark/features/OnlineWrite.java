@@ -31,10 +31,11 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     implements Serializable {
 
   /**
-   * What a partition sends back: one stats row ({@code line} null; {@code lines_complete} says whether the
-   * partition sent all its lines), then one row per line (the other columns zero).
+   * What a partition sends back: one stats row per view it wrote ({@code line} null; {@code lines_complete} says
+   * whether the partition sent all its lines), then one row per line (the other columns zero). {@code view} is
+   * the view's index (always 0 for one view).
    */
-  static final StructType STATS_AND_LINES = new StructType()
+  static final StructType STATS_AND_LINES = new StructType().add("view", DataTypes.IntegerType)
       .add("rows", DataTypes.LongType).add("written", DataTypes.LongType).add("stale", DataTypes.LongType)
       .add("lag_sum_ms", DataTypes.DoubleType).add("lag_max_ms", DataTypes.LongType)
       .add("lines_complete", DataTypes.BooleanType).add("line", DataTypes.StringType);
@@ -63,49 +64,128 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
    * brings back no lines.
    */
   public Result run(Dataset<Row> rows, Column line, int maxLinesPerPartition) {
-    Dataset<Row> input = line == null ? rows : rows.withColumn(LINE, line);
-    List<Row> parts = input.mapPartitions(new WritePartition(this, line != null, maxLinesPerPartition),
-        Encoders.row(STATS_AND_LINES)).collectAsList();
-    long n = 0;
-    long written = 0;
-    long stale = 0;
-    double lagSum = 0;
-    long lagMax = 0;
-    boolean complete = line != null;
-    List<String> lines = new ArrayList<>();
-    for (Row r : parts) {
-      if (!r.isNullAt(6)) {
-        lines.add(r.getString(6));
-        continue;
-      }
-      n += r.getLong(0);
-      written += r.getLong(1);
-      stale += r.getLong(2);
-      lagSum += r.getDouble(3);
-      lagMax = Math.max(lagMax, r.getLong(4));
-      complete &= r.getBoolean(5);
-    }
-    return new Result(new Stats(n, written, stale, lagSum / 1000.0, lagMax / 1000.0), complete ? lines : null);
+    return write(rows, line, maxLinesPerPartition, new OneView(this)).get(0);
   }
 
   /** The features' values of a {@link FeatureAggregations} row, as Java objects (Scala arrays as Lists). */
   public static List<Object> values(Row r, List<Feature> features) {
     List<Object> values = new ArrayList<>(features.size());
     for (Feature f : features) {
-      Object v = r.getAs(f.name());
-      values.add(v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : v);
+      values.add(javaValue(r.getAs(f.name())));
     }
     return values;
   }
 
+  static Object javaValue(Object v) {
+    return v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : v;
+  }
+
+  /**
+   * What the partitions of a write need to know of its rows: how many views, each view's key TTL, and how to turn
+   * a row into its view's index and its {@link OnlineRow}. Serializable; {@link #bind} is called once per
+   * partition, with the rows' schema.
+   */
+  interface Source extends Serializable {
+    String redis();
+
+    int batchSize();
+
+    int views();
+
+    long ttlMillis(int view);
+
+    Bound bind(StructType schema);
+  }
+
+  /** A {@link Source} bound to a partition's schema. */
+  interface Bound {
+    int view(Row r);
+
+    OnlineRow encode(Row r, int view);
+  }
+
+  /** One view's rows, in {@link FeatureAggregations#compute}'s columns. */
+  private record OneView(OnlineWrite w) implements Source {
+    public String redis() {
+      return w.redis();
+    }
+
+    public int batchSize() {
+      return w.batchSize();
+    }
+
+    public int views() {
+      return 1;
+    }
+
+    public long ttlMillis(int view) {
+      return w.view().ttl().toMillis();
+    }
+
+    public Bound bind(StructType schema) {
+      List<Feature> features = w.view().features();
+      return new Bound() {
+        public int view(Row r) {
+          return 0;
+        }
+
+        public OnlineRow encode(Row r, int view) {
+          Instant t = ((Timestamp) r.getAs(FeatureAggregations.EVENT_TIMESTAMP)).toInstant();
+          return OnlineRow.encode(w.project(), w.entity(), w.view(), r.getAs(w.entity().joinKey()).toString(), t,
+              values(r, features));
+        }
+      };
+    }
+  }
+
+  /**
+   * Writes the rows of {@code source} from the executors, in one Spark job, and brings back one {@link Result} per
+   * view (in the views' order), with lines as {@link #run(Dataset, Column, int)} describes.
+   */
+  static List<Result> write(Dataset<Row> rows, Column line, int maxLinesPerPartition, Source source) {
+    Dataset<Row> input = line == null ? rows : rows.withColumn(LINE, line);
+    List<Row> parts = input.mapPartitions(new WritePartition(source, line != null, maxLinesPerPartition),
+        Encoders.row(STATS_AND_LINES)).collectAsList();
+    int views = source.views();
+    long[] n = new long[views];
+    long[] written = new long[views];
+    long[] stale = new long[views];
+    double[] lagSum = new double[views];
+    long[] lagMax = new long[views];
+    boolean complete = line != null;
+    List<List<String>> lines = new ArrayList<>();
+    for (int v = 0; v < views; v++) {
+      lines.add(new ArrayList<>());
+    }
+    for (Row r : parts) {
+      int v = r.getInt(0);
+      if (!r.isNullAt(7)) {
+        lines.get(v).add(r.getString(7));
+        continue;
+      }
+      n[v] += r.getLong(1);
+      written[v] += r.getLong(2);
+      stale[v] += r.getLong(3);
+      lagSum[v] += r.getDouble(4);
+      lagMax[v] = Math.max(lagMax[v], r.getLong(5));
+      complete &= r.getBoolean(6);
+    }
+    List<Result> out = new ArrayList<>(views);
+    for (int v = 0; v < views; v++) {
+      out.add(new Result(new Stats(n[v], written[v], stale[v], lagSum[v] / 1000.0, lagMax[v] / 1000.0),
+          complete ? lines.get(v) : null));
+    }
+    return out;
+  }
+
   static final class WritePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
-    private final OnlineWrite w;
+    private final Source source;
     private final boolean withLines;
     private final int maxLines;
 
-    WritePartition(OnlineWrite w, boolean withLines, int maxLines) {
-      this.w = w;
+    WritePartition(Source source, boolean withLines, int maxLines) {
+      this.source = source;
       this.withLines = withLines;
       this.maxLines = maxLines;
     }
@@ -113,51 +193,71 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
       if (!input.hasNext()) {
-        return List.<Row>of(RowFactory.create(0L, 0L, 0L, 0.0, 0L, true, null)).iterator();
+        return java.util.Collections.emptyIterator();
       }
-      List<Row> out = new ArrayList<>();
-      out.add(null); // the stats row, set at the end
+      int views = source.views();
+      long[] ttl = new long[views];
+      for (int v = 0; v < views; v++) {
+        ttl[v] = source.ttlMillis(v);
+      }
+      long[] rows = new long[views];
+      long[] written = new long[views];
+      long[] stale = new long[views];
+      double[] lagSum = new double[views];
+      long[] lagMax = new long[views];
+      List<Row> lines = new ArrayList<>();
       boolean complete = withLines;
-      OnlineStore store = OnlineStore.shared(w.redis());
-      List<Feature> features = w.view().features();
-      long ttl = w.view().ttl().toMillis();
-      long rows = 0;
-      long written = 0;
-      long stale = 0;
-      List<OnlineRow> batch = new ArrayList<>(w.batchSize());
-      List<Instant> times = new ArrayList<>(w.batchSize());
-      double lagSum = 0;
-      long lagMax = 0;
+      long seen = 0;
+      OnlineStore store = OnlineStore.shared(source.redis());
+      int size = source.batchSize();
+      List<OnlineRow> batch = new ArrayList<>(size);
+      int[] batchViews = new int[size];
+      long[] batchTtls = new long[size];
+      Bound bound = null;
+      int lineColumn = -1;
       while (input.hasNext()) {
         Row r = input.next();
-        Instant t = ((Timestamp) r.getAs(FeatureAggregations.EVENT_TIMESTAMP)).toInstant();
-        batch.add(OnlineRow.encode(w.project(), w.entity(), w.view(), r.getAs(w.entity().joinKey()).toString(), t,
-            values(r, features)));
-        times.add(t);
-        rows++;
-        if (complete && rows > maxLines) {
-          complete = false; // too many for the driver: none are sent
-          out.subList(1, out.size()).clear();
-        } else if (complete) {
-          out.add(RowFactory.create(0L, 0L, 0L, 0.0, 0L, true, r.getAs(LINE)));
+        if (bound == null) {
+          bound = source.bind(r.schema());
+          lineColumn = withLines ? r.fieldIndex(LINE) : -1;
         }
-        if (batch.size() >= w.batchSize() || !input.hasNext()) {
-          OnlineStore.WriteResult res = store.write(batch, ttl, w.batchSize());
+        int v = bound.view(r);
+        batchViews[batch.size()] = v;
+        batchTtls[batch.size()] = ttl[v];
+        batch.add(bound.encode(r, v));
+        rows[v]++;
+        seen++;
+        if (complete && seen > maxLines) {
+          complete = false; // too many for the driver: none are sent
+          lines.clear();
+        } else if (complete) {
+          lines.add(RowFactory.create(v, 0L, 0L, 0L, 0.0, 0L, true, r.getString(lineColumn)));
+        }
+        if (batch.size() >= size || !input.hasNext()) {
+          boolean[] done = store.write(batch, batch.size() == size ? batchTtls
+              : java.util.Arrays.copyOf(batchTtls, batch.size()));
           long now = System.currentTimeMillis();
-          written += res.written();
-          stale += res.skippedStale();
-          for (Instant time : times) {
-            long lag = Math.max(0, now - time.toEpochMilli());
-            lagSum += lag;
-            lagMax = Math.max(lagMax, lag);
+          for (int i = 0; i < done.length; i++) {
+            int bv = batchViews[i];
+            if (done[i]) {
+              written[bv]++;
+              long lag = Math.max(0, now - batch.get(i).eventTime().toEpochMilli());
+              lagSum[bv] += lag;
+              lagMax[bv] = Math.max(lagMax[bv], lag);
+            } else {
+              stale[bv]++;
+            }
           }
           batch.clear();
-          times.clear();
         }
       }
-      // lag is over the rows sent; stale rows were not written, so scale the sum to the written share
-      double writtenLagSum = rows == 0 ? 0 : lagSum * written / rows;
-      out.set(0, RowFactory.create(rows, written, stale, writtenLagSum, lagMax, complete, null));
+      List<Row> out = new ArrayList<>(views + lines.size());
+      for (int v = 0; v < views; v++) {
+        if (rows[v] > 0) {
+          out.add(RowFactory.create(v, rows[v], written[v], stale[v], lagSum[v], lagMax[v], complete, null));
+        }
+      }
+      out.addAll(lines);
       return out.iterator();
     }
   }

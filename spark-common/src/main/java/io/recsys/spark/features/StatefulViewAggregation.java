@@ -135,16 +135,21 @@ public final class StatefulViewAggregation {
 
   /** One view's rows of {@link #computeAll}'s, in {@link FeatureAggregations#compute}'s columns. */
   public static Dataset<Row> rowsOf(Dataset<Row> all, List<FeatureView> views, Entity entity, int index) {
+    return all.filter(col(VIEW).equalTo(index)).select(viewColumns(views, entity, index).toArray(Column[]::new));
+  }
+
+  /** The columns of {@link #rowsOf}: one view's columns of {@link #computeAll}'s rows, named as the view's. */
+  static List<Column> viewColumns(List<FeatureView> views, Entity entity, int index) {
     FeatureView v = views.get(index);
     List<Column> cols = new ArrayList<>(List.of(col(entity.joinKey()), col(FeatureAggregations.WINDOW_START),
         col(FeatureAggregations.WINDOW_END), col(FeatureAggregations.EVENT_TIMESTAMP)));
     for (Feature f : v.features()) {
       cols.add(col(column(v, f)).as(f.name()));
     }
-    return all.filter(col(VIEW).equalTo(index)).select(cols.toArray(Column[]::new));
+    return cols;
   }
 
-  private static String column(FeatureView v, Feature f) {
+  static String column(FeatureView v, Feature f) {
     return v.name() + "__" + f.name();
   }
 

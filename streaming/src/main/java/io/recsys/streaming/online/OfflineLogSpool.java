@@ -148,9 +148,12 @@ final class OfflineLogSpool implements AutoCloseable {
 
   /** A row of {@code rows} as the spool's file holds it: one line of JSON, timestamps to the microsecond. */
   static Column line(Dataset<Row> rows) {
-    return functions.to_json(functions.struct(
-        java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new)),
-        Map.of("timestampFormat", TIMESTAMP_FORMAT));
+    return line(java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new));
+  }
+
+  /** The line of a row made of {@code columns}, which must be the columns of the rows' schema, in order. */
+  static Column line(Column... columns) {
+    return functions.to_json(functions.struct(columns), Map.of("timestampFormat", TIMESTAMP_FORMAT));
   }
 
   /** Appends every spooled batch now (the caller's thread); throws if the append fails. */

@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * crash changes nothing; (2) append them to the Delta offline log {@code features.<view>} with
  * {@code created_timestamp}, exactly once; (3) record the freshness (write time minus event time) and the counts
  * in the metrics. Redis goes first because serving reads it; both writes are idempotent, so their order does not
- * matter for a batch run again. Runs on the driver; the batch is cached because both writes read it.
+ * matter for a batch run again. Runs on the driver; the batch is cached because both writes read it. With several
+ * views of one entity, {@link EntityBatchWriter} writes Redis for all of them in one pass and hands each view's
+ * rows and figures to its writer's {@link #logAndRecord}, which does (2) and (3).
  *
  * <p>With an append interval (the job's default, 10 s), a micro-batch after the first of a run spools its rows
  * ({@link OfflineLogSpool}) and a thread beside the stream appends the spooled batches every interval: a small
@@ -59,7 +61,8 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   static final int HISTORY_FIRST_LOOK = 100;
 
   /**
-   * A micro-batch with more rows (more than this over the shuffle partitions, in one of them) is appended to the
+   * A micro-batch with more rows (more than this over the shuffle partitions, in one of them; with several views
+   * written in one pass, their rows together) is appended to the
    * log directly, not spooled through the driver's heap.
    */
   static final long SPOOL_MAX_BATCH_ROWS = 100_000;
@@ -94,64 +97,82 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   @Override
   public void call(Dataset<Row> batch, Long batchId) {
     SparkSession spark = batch.sparkSession();
-    String view = write.view().name();
-    String queryId = spark.sparkContext().getLocalProperty(QUERY_ID_PROPERTY);
-    spark.sparkContext().setJobDescription("online-features " + view + " batch " + batchId);
+    spark.sparkContext().setJobDescription("online-features " + write.view().name() + " batch " + batchId);
     Dataset<Row> rows = batch.persist();
     try {
       long t0 = System.nanoTime();
-      String appId = "recsys-online-" + view + "-" + queryId;
-      String path = lake.features(view);
       Dataset<Row> logRows = rows.withColumn("created_timestamp",
           functions.lit(new Timestamp(System.currentTimeMillis())));
       // after a run's first batch, the Redis write's own job brings back the rows for the spool: one pass
-      OnlineWrite.Result res = runChecked && spool != null
+      OnlineWrite.Result res = wantsLines()
           ? write.run(logRows, OfflineLogSpool.line(logRows), spoolLinesPerPartition(spark))
           : new OnlineWrite.Result(write.run(rows), null);
-      OnlineWrite.Stats s = res.stats();
-      long t1 = System.nanoTime();
-      if (!runChecked) {
-        // the first batch of a run: the log may have it already (Spark runs a committed batch again only now)
-        long last = lastLoggedBatch(spark, path, appId, HISTORY_FIRST_LOOK);
-        if (spoolDir != null) {
-          spool = new OfflineLogSpool(spark, path, appId, spoolDir, appendInterval, SPOOL_MAX_PENDING_ROWS,
-              () -> committedToLog(spark));
-          spool.recover(logRows.schema(), last, batchId);
-        }
-        runChecked = true;
-        if (s.rows() > 0 && last >= batchId) {
-          LOG.info("{}: batch {} is already in the offline log (this query's newest there is batch {}); not appended "
-              + "again", path, batchId, last);
-        } else if (s.rows() > 0) {
-          // Delta skips the append if an older version of this writer logged the batch with these options
-          append(logRows, appId, batchId, true);
-        }
-      } else if (s.rows() > 0) {
-        if (res.lines() != null) {
-          spool.add(res.lines(), logRows.schema(), batchId);
-        } else {
-          if (spool != null) {
-            spool.append(); // the log's batches stay in order: every marker covers all batches before it
-          }
-          append(logRows, appId, batchId, false);
-        }
-      }
-      long t2 = System.nanoTime();
-      if (metrics != null) {
-        metrics.recordOnlineBatch(view, s.written(), s.stale(), s.lagSumSeconds(), s.lagMaxSeconds());
-      }
-      if (s.rows() > 0) {
-        LOG.info("{} batch {}: {} rows -> Redis {} written, {} stale-skipped in {} ms; offline log {} ms; "
-            + "lag max {} s", view, batchId, s.rows(), s.written(), s.stale(), (t1 - t0) / 1_000_000,
-            (t2 - t1) / 1_000_000, Math.round(s.lagMaxSeconds()));
-      }
+      logAndRecord(logRows, batchId, res, System.nanoTime() - t0);
     } finally {
       rows.unpersist();
     }
   }
 
+  /**
+   * Whether the next micro-batch's Redis write should bring back its rows' offline-log lines: after the first
+   * batch of a run, when micro-batches are spooled.
+   */
+  boolean wantsLines() {
+    return runChecked && spool != null;
+  }
+
+  /**
+   * What follows the Redis write of a micro-batch: {@code logRows} (the view's rows with {@code created_timestamp},
+   * cached or cheap to read again) go to the offline log, through the spool when {@code res} has their lines, and
+   * the write's figures to the metrics and the log. {@code writeNanos}: how long the Redis write took.
+   */
+  void logAndRecord(Dataset<Row> logRows, long batchId, OnlineWrite.Result res, long writeNanos) {
+    SparkSession spark = logRows.sparkSession();
+    String view = write.view().name();
+    String queryId = spark.sparkContext().getLocalProperty(QUERY_ID_PROPERTY);
+    String appId = "recsys-online-" + view + "-" + queryId;
+    String path = lake.features(view);
+    OnlineWrite.Stats s = res.stats();
+    long t1 = System.nanoTime();
+    if (!runChecked) {
+      // the first batch of a run: the log may have it already (Spark runs a committed batch again only now)
+      long last = lastLoggedBatch(spark, path, appId, HISTORY_FIRST_LOOK);
+      if (spoolDir != null) {
+        spool = new OfflineLogSpool(spark, path, appId, spoolDir, appendInterval, SPOOL_MAX_PENDING_ROWS,
+            () -> committedToLog(spark));
+        spool.recover(logRows.schema(), last, batchId);
+      }
+      runChecked = true;
+      if (s.rows() > 0 && last >= batchId) {
+        LOG.info("{}: batch {} is already in the offline log (this query's newest there is batch {}); not appended "
+            + "again", path, batchId, last);
+      } else if (s.rows() > 0) {
+        // Delta skips the append if an older version of this writer logged the batch with these options
+        append(logRows, appId, batchId, true);
+      }
+    } else if (s.rows() > 0) {
+      if (res.lines() != null && spool != null) {
+        spool.add(res.lines(), logRows.schema(), batchId);
+      } else {
+        if (spool != null) {
+          spool.append(); // the log's batches stay in order: every marker covers all batches before it
+        }
+        append(logRows, appId, batchId, false);
+      }
+    }
+    long t2 = System.nanoTime();
+    if (metrics != null) {
+      metrics.recordOnlineBatch(view, s.written(), s.stale(), s.lagSumSeconds(), s.lagMaxSeconds());
+    }
+    if (s.rows() > 0) {
+      LOG.info("{} batch {}: {} rows -> Redis {} written, {} stale-skipped in {} ms; offline log {} ms; "
+          + "lag max {} s", view, batchId, s.rows(), s.written(), s.stale(), writeNanos / 1_000_000,
+          (t2 - t1) / 1_000_000, Math.round(s.lagMaxSeconds()));
+    }
+  }
+
   /** The rows a partition may bring back for the spool: {@value #SPOOL_MAX_BATCH_ROWS} over the partitions. */
-  private static int spoolLinesPerPartition(SparkSession spark) {
+  static int spoolLinesPerPartition(SparkSession spark) {
     int partitions = Math.max(1, Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions", "200")));
     return (int) Math.max(1, SPOOL_MAX_BATCH_ROWS / partitions);
   }

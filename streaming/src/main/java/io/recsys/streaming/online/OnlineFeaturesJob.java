@@ -2,6 +2,7 @@ package io.recsys.streaming.online;
 
 import io.recsys.spark.FeatureOptions;
 import io.recsys.spark.features.StatefulViewAggregation;
+import io.recsys.spark.features.OnlineViewsWrite;
 import io.recsys.spark.features.OnlineWrite;
 import io.recsys.spark.features.TopK;
 
@@ -214,7 +215,8 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
       writers.add(new OnlineBatchWriter(config.lake(), write, metrics,
           config.checkpoint(view) + "/" + SPOOL_DIR, offlineLogInterval));
     }
-    EntityBatchWriter writer = new EntityBatchWriter(entity, views, writers);
+    EntityBatchWriter writer = new EntityBatchWriter(entity, views, writers, new OnlineViewsWrite(config.redis(),
+        config.definitions().project(), entity, views, config.redisBatch()));
     sink.set(writer);
     return rows.writeStream()
         .queryName(OnlineFeaturesConfig.queryName(entityName))

@@ -9,12 +9,15 @@ import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
 import io.recsys.online.OnlineRow;
 import io.recsys.spark.SparkTestSession;
+import io.recsys.spark.features.OnlineViewsWrite;
 import io.recsys.spark.features.OnlineWrite;
+import io.recsys.spark.features.StatefulViewAggregation;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -83,6 +86,90 @@ class OnlineWriteLinesIT {
         assertThat(write.run(rows, null, 40).lines()).isNull();
       } finally {
         redis.deleteProject("lines_it"); // the other tests of this JVM read the whole database
+      }
+    }
+  }
+
+  /**
+   * Several views of one entity in one write (the rows {@link StatefulViewAggregation#computeAll} gives): Redis
+   * ends up byte for byte as with one write per view, each view gets its own figures and exactly the lines the
+   * spool expects for its rows, and the stale-write check stays per view.
+   */
+  @Test
+  void severalViewsInOneWriteLandAsOneWritePerViewWouldWithFiguresAndLinesPerView(LocalStack stack) {
+    SparkSession spark = SparkTestSession.get();
+    FeatureDefinitions defs = FeatureDefinitions.load();
+    Entity user = defs.entities().get("user");
+    List<FeatureView> views = List.of(defs.view("user_activity_5m"), defs.view("user_session"));
+    StructType schema = new StructType().add(StatefulViewAggregation.VIEW, DataTypes.IntegerType, false)
+        .add("user_id", DataTypes.StringType).add("window_start", DataTypes.TimestampType)
+        .add("window_end", DataTypes.TimestampType).add("event_timestamp", DataTypes.TimestampType)
+        .add("user_activity_5m__views", DataTypes.LongType).add("user_activity_5m__clicks", DataTypes.LongType)
+        .add("user_activity_5m__carts", DataTypes.LongType).add("user_activity_5m__purchases", DataTypes.LongType)
+        .add("user_session__session_events", DataTypes.LongType)
+        .add("user_session__session_duration_seconds", DataTypes.LongType);
+    Instant base = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).minusSeconds(60);
+    List<Row> data = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      Timestamp t = Timestamp.from(base.plusMillis(i * 1_001L));
+      Timestamp start = Timestamp.from(base.minusSeconds(240));
+      Timestamp end = Timestamp.from(base.plusSeconds(60));
+      // as the operator emits them: an entity's rows together; every third user has no session row
+      data.add(RowFactory.create(0, "views-u" + i, start, end, t, (long) i, 2L, 0L, (long) (i % 2), null, null));
+      if (i % 3 != 0) {
+        data.add(RowFactory.create(1, "views-u" + i, start, end, t, null, null, null, null, (long) i, 60L + i));
+      }
+    }
+    Dataset<Row> all = spark.createDataFrame(data, schema).coalesce(2);
+    Timestamp created = Timestamp.from(base);
+    OnlineViewsWrite write = new OnlineViewsWrite(stack.redisUri(), "views_it_b", user, views, 7);
+
+    try (OnlineFeaturesIT.RedisProbe redis = new OnlineFeaturesIT.RedisProbe(stack.redisUri())) {
+      try {
+        List<List<String>> expectedLines = new ArrayList<>();
+        for (int v = 0; v < views.size(); v++) {
+          Dataset<Row> rows = StatefulViewAggregation.rowsOf(all, views, user, v);
+          new OnlineWrite(stack.redisUri(), "views_it_a", user, views.get(v), 7).run(rows);
+          Dataset<Row> logRows = rows.withColumn("created_timestamp", functions.lit(created));
+          expectedLines.add(logRows.select(OfflineLogSpool.line(logRows)).as(Encoders.STRING()).collectAsList());
+        }
+        List<OnlineWrite.Result> results = write.run(all,
+            write.lines(OfflineLogSpool::line, functions.lit(created).as("created_timestamp")), 100);
+        assertThat(results).hasSize(2);
+        assertThat(results.get(0).stats().rows()).isEqualTo(30);
+        assertThat(results.get(0).stats().written()).isEqualTo(30);
+        assertThat(results.get(1).stats().rows()).isEqualTo(20);
+        assertThat(results.get(1).stats().written()).isEqualTo(20);
+        for (int v = 0; v < views.size(); v++) {
+          assertThat(results.get(v).lines()).as(views.get(v).name())
+              .containsExactlyInAnyOrderElementsOf(expectedLines.get(v));
+        }
+
+        // the same hashes as one write per view, field for field (the keys differ only in the project)
+        Map<String, Map<String, String>> hashes = redis.hashes();
+        for (int i = 0; i < 30; i++) {
+          String a = HexFormat.of().formatHex(OnlineRow.encode("views_it_a", user, views.get(0), "views-u" + i,
+              base, List.of(0L, 0L, 0L, 0L)).key());
+          String b = HexFormat.of().formatHex(OnlineRow.encode("views_it_b", user, views.get(0), "views-u" + i,
+              base, List.of(0L, 0L, 0L, 0L)).key());
+          assertThat(hashes.get(b)).as("views-u" + i).isNotEmpty().isEqualTo(hashes.get(a));
+        }
+
+        // a second write of the same rows rewrites them (equal event times); session rows one second older
+        // than the stored ones are skipped, and only those
+        assertThat(write.run(all, null, 0).get(0).stats().written()).isEqualTo(30);
+        Dataset<Row> olderSessions = all.withColumn("event_timestamp", functions.when(
+            functions.col(StatefulViewAggregation.VIEW).equalTo(1),
+            functions.col("event_timestamp").minus(functions.expr("INTERVAL 1 SECOND")))
+            .otherwise(functions.col("event_timestamp")));
+        List<OnlineWrite.Result> again = write.run(olderSessions, null, 0);
+        assertThat(again.get(0).stats().written()).isEqualTo(30);
+        assertThat(again.get(1).stats().stale()).isEqualTo(20);
+        assertThat(again.get(1).stats().written()).isZero();
+        assertThat(again.get(0).lines()).isNull();
+      } finally {
+        redis.deleteProject("views_it_a");
+        redis.deleteProject("views_it_b");
       }
     }
   }
