@@ -24,8 +24,10 @@ import org.apache.spark.sql.types.StructType;
  * Writes a frame of {@link FeatureAggregations} rows to the Redis online store from the executors: each
  * partition encodes its rows (Feast layout) and sends them through the JVM's shared {@link OnlineStore}
  * client, {@code batchSize} per pipeline. Only this serializable config travels to the executors; the client is
- * built there on first use. Returns one small stats row per partition, which is all that reaches the driver
- * unless the caller asks for a line per row as well (the offline log's, {@link #run(Dataset, Column, int)}).
+ * built there on first use. Returns one small stats row per partition (per partition and view, for
+ * {@link OnlineViewsWrite}), which is all that reaches the driver unless the caller asks for a line per row as
+ * well (the offline log's, {@link #run(Dataset, Column, int)}). Consecutive rows of one entity key go to Redis in
+ * one script call ({@link OnlineStore#write(List, long[])}).
  */
 public record OnlineWrite(String redis, String project, Entity entity, FeatureView view, int batchSize)
     implements Serializable {
