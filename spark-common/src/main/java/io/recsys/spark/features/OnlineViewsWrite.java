@@ -26,11 +26,7 @@ public record OnlineViewsWrite(String redis, String project, Entity entity, List
 
   public OnlineViewsWrite {
     views = List.copyOf(views);
-    for (FeatureView v : views) {
-      if (!v.entity().equals(entity.name())) {
-        throw new IllegalArgumentException(v.name() + " is a view of " + v.entity() + ", not of " + entity.name());
-      }
-    }
+    StatefulViewAggregation.requireViewsOf(entity, views);
   }
 
   /**

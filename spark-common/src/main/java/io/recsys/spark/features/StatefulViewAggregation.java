@@ -82,11 +82,7 @@ public final class StatefulViewAggregation {
    * {@code <view>__<feature>} (null in the other views' rows). {@link #rowsOf} selects one view's rows.
    */
   public static Dataset<Row> computeAll(Dataset<Row> events, List<FeatureView> views, Entity entity) {
-    for (FeatureView v : views) {
-      if (!v.entity().equals(entity.name())) {
-        throw new IllegalArgumentException(v.name() + " is a view of " + v.entity() + ", not of " + entity.name());
-      }
-    }
+    requireViewsOf(entity, views);
     Dataset<Row> in = events.filter(col(entity.joinKey()).isNotNull());
     if (views.stream().noneMatch(v -> v.filter().isEmpty())) {
       Set<EventType> types = new java.util.TreeSet<>();
@@ -131,6 +127,15 @@ public final class StatefulViewAggregation {
         // a static frame has no watermark and no timers: every event is in one call per entity
         .transformWithState(new Processor(specs, out.size()),
             events.isStreaming() ? TimeMode.EventTime() : TimeMode.None(), OutputMode.Update(), Encoders.row(out));
+  }
+
+  /** Refuses views of another entity than {@code entity}: their rows cannot share the entity's key. */
+  static void requireViewsOf(Entity entity, List<FeatureView> views) {
+    for (FeatureView v : views) {
+      if (!v.entity().equals(entity.name())) {
+        throw new IllegalArgumentException(v.name() + " is a view of " + v.entity() + ", not of " + entity.name());
+      }
+    }
   }
 
   /** One view's rows of {@link #computeAll}'s, in {@link FeatureAggregations#compute}'s columns. */

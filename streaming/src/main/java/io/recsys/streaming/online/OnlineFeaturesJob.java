@@ -1,9 +1,9 @@
 package io.recsys.streaming.online;
 
 import io.recsys.spark.FeatureOptions;
-import io.recsys.spark.features.StatefulViewAggregation;
 import io.recsys.spark.features.OnlineViewsWrite;
 import io.recsys.spark.features.OnlineWrite;
+import io.recsys.spark.features.StatefulViewAggregation;
 import io.recsys.spark.features.TopK;
 
 import static org.apache.spark.sql.functions.col;
