@@ -42,9 +42,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A failed append (the lake unreachable) keeps the files and is tried again at the next interval; once
  * {@code maxPendingRows} rows wait, the micro-batch itself appends, so a failure that lasts stops the query with
- * the lake's error instead of filling the disk. Files are JSON lines with microsecond timestamps (Spark's default
- * format keeps milliseconds), read back with the table's schema in FAILFAST mode: a damaged file fails the append
- * loudly, it never becomes rows of nulls.
+ * the lake's error instead of filling the disk. Files are JSON lines with ISO 8601 timestamps to the microsecond
+ * (Spark's default format for writing keeps milliseconds), read back with the table's schema in FAILFAST mode: a
+ * damaged file fails the append loudly, it never becomes rows of nulls.
  */
 final class OfflineLogSpool implements AutoCloseable {
 
@@ -170,8 +170,11 @@ final class OfflineLogSpool implements AutoCloseable {
       sc.setJobDescription("offline log " + table + ": append " + ids.size() + " micro-batches");
       long t0 = System.nanoTime();
       try {
+        // no timestampFormat: without one, Spark reads ISO 8601 timestamps (these files' format, offset and all,
+        // to the microsecond) with its own parser, where a pattern goes through java.time's formatter, which took
+        // about a quarter of the append's CPU (BENCHMARKS.md, freshness notes)
         Dataset<Row> rows = spark.read().schema(schema).option("mode", "FAILFAST")
-            .option("timestampFormat", TIMESTAMP_FORMAT).json(paths.toArray(String[]::new));
+            .json(paths.toArray(String[]::new));
         // one task, so the append leaves the other cores to the stream
         rows.coalesce(1).write().format("delta").mode(SaveMode.Append)
             .option("userMetadata", OnlineBatchWriter.MARKER + appId + " batch " + newest)

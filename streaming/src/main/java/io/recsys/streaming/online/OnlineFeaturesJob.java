@@ -159,6 +159,12 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     if (!spark.conf().contains("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled")) {
       spark.conf().set("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true");
     }
+    // Each micro-batch is cached for the moment of its writes and then dropped: compressing the cache's columns
+    // (Spark's default) only costs CPU here, the statistics it gathers per column about 3% of the executors'
+    // samples in a six-view profile (BENCHMARKS.md, freshness notes).
+    if (!spark.conf().contains("spark.sql.inMemoryColumnarStorage.compressed")) {
+      spark.conf().set("spark.sql.inMemoryColumnarStorage.compressed", "false");
+    }
     TopK.register(spark);
     Duration interval = offlineLogInterval(spark);
     List<SupervisedQuery> out = new ArrayList<>();

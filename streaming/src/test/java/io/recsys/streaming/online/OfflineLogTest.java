@@ -120,6 +120,27 @@ class OfflineLogTest {
   }
 
   @Test
+  void spooledTimestampsComeBackAtTheSameInstantInAnySessionTimeZone(@TempDir Path dir) throws Exception {
+    String path = dir.resolve("features/user_recent_items").toUri().toString();
+    String spoolDir = dir.resolve("checkpoint/offline-log-spool").toUri().toString();
+    String zone = "spark.sql.session.timeZone";
+    String before = spark.conf().get(zone);
+    try (OfflineLogSpool spool = new OfflineLogSpool(spark, path, "q1", spoolDir, java.time.Duration.ofHours(1),
+        1_000_000, () -> { })) {
+      spool.recover(rows(0).schema(), -1, 5);
+      // the lines carry the session's offset (+05:45, not whole hours); read back in another zone
+      spark.conf().set(zone, "Asia/Kathmandu");
+      spool.add(rows(5), 5);
+      spark.conf().set(zone, "America/St_Johns");
+      spool.append();
+      spark.conf().set(zone, "UTC");
+      assertThat(sorted(spark.read().format("delta").load(path))).isEqualTo(sorted(rows(5)));
+    } finally {
+      spark.conf().set(zone, before);
+    }
+  }
+
+  @Test
   void recoveryAppendsWhatACrashedRunSpooledOnceAndDropsWhatSparkRunsAgain(@TempDir Path dir) throws Exception {
     String path = dir.resolve("features/user_recent_items").toUri().toString();
     String spoolDir = dir.resolve("checkpoint/offline-log-spool").toUri().toString();
