@@ -1,5 +1,8 @@
 package io.recsys.streaming.bronze;
 
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.hex;
+import static org.apache.spark.sql.functions.to_json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.recsys.contract.ParserConfig;
@@ -86,5 +89,47 @@ class BronzeParseTest {
     long rejected = BronzeParse.quarantine(parsed).count();
     assertThat(events + rejected).isEqualTo(500);
     assertThat(rejected).isEqualTo(72); // i % 7 == 0 for i in [0, 500)
+  }
+
+  @Test
+  void theInternalRowParseGivesTheRowsOfTheRowEncoderParse() {
+    // the generator's events of every type with their context maps, its bad records of every kind (oversize
+    // payloads too), and a record without key or Kafka timestamp
+    List<Row> rows = new java.util.ArrayList<>();
+    var generator = new io.recsys.streaming.producer.SyntheticClickstream(
+        io.recsys.streaming.producer.SyntheticClickstream.Config.defaults(3_000).withBadRatio(0.05));
+    long offset = 0;
+    while (generator.hasNext()) {
+      var p = generator.next();
+      rows.add(RowFactory.create(p.key() == null ? null : p.key().getBytes(StandardCharsets.UTF_8), p.value(),
+          "events", (int) (offset % 3), offset, offset % 11 == 0 ? null : KAFKA_TS));
+      offset++;
+    }
+    rows.add(RowFactory.create(null, GOOD.getBytes(StandardCharsets.UTF_8), "other", 0, 0L, null));
+    Dataset<Row> kafka = spark.createDataFrame(rows, KAFKA).repartition(3);
+    org.apache.spark.util.CollectionAccumulator<Row> rejects = spark.sparkContext().collectionAccumulator();
+    org.apache.spark.util.LongAccumulator seen = spark.sparkContext().longAccumulator();
+
+    List<String> viaRows = comparable(BronzeParse.viaRows(kafka.select("*"), ParserConfig.DEFAULT, 5_000L, null, null));
+    List<String> viaInternal = comparable(BronzeParse.parse(kafka, ParserConfig.DEFAULT, 5_000L));
+    assertThat(viaInternal).hasSize(rows.size()).isEqualTo(viaRows);
+    assertThat(viaInternal.stream().filter(r -> r.startsWith("[false")).count()).isGreaterThan(100);
+
+    // with the accumulators: the valid rows, and the others in bronze.quarantine's shape
+    List<String> valid = comparable(BronzeParse.validEvents(kafka, ParserConfig.DEFAULT, 5_000L, rejects, seen));
+    Dataset<Row> parsed = BronzeParse.viaRows(kafka.select("*"), ParserConfig.DEFAULT, 5_000L, null, null);
+    assertThat(valid).isEqualTo(comparable(BronzeParse.events(parsed)));
+    assertThat(seen.value()).isEqualTo(rows.size());
+    assertThat(comparable(spark.createDataFrame(rejects.value(), BronzeSchema.QUARANTINE)))
+        .isEqualTo(comparable(BronzeParse.quarantine(parsed)));
+  }
+
+  /** Rows as sortable strings: maps as JSON, bytes as hex (a Row's own toString shows neither by value). */
+  private static List<String> comparable(Dataset<Row> rows) {
+    org.apache.spark.sql.Column[] cols = java.util.Arrays.stream(rows.schema().fields())
+        .map(f -> f.dataType() instanceof org.apache.spark.sql.types.MapType ? to_json(col(f.name()))
+            : f.dataType() == DataTypes.BinaryType ? hex(col(f.name())) : col(f.name()))
+        .toArray(org.apache.spark.sql.Column[]::new);
+    return rows.select(cols).collectAsList().stream().map(Row::toString).sorted().toList();
   }
 }
