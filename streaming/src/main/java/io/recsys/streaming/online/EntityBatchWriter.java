@@ -12,7 +12,6 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.functions;
 import org.apache.spark.storage.StorageLevel;
 
 /**
@@ -53,15 +52,15 @@ final class EntityBatchWriter implements VoidFunction2<Dataset<Row>, Long>, Auto
         + batchId);
     Dataset<Row> all = batch.persist(StorageLevel.MEMORY_AND_DISK());
     try {
-      Timestamp created = new Timestamp(System.currentTimeMillis());
+      Column created = OnlineBatchWriter.created(new Timestamp(System.currentTimeMillis()));
       Column line = writers.stream().anyMatch(OnlineBatchWriter::wantsLines)
-          ? write.lines(OfflineLogSpool::line, functions.lit(created).as("created_timestamp")) : null;
+          ? write.lines(OfflineLogSpool::line, created.as("created_timestamp")) : null;
       long t0 = System.nanoTime();
       List<OnlineWrite.Result> results = write.run(all, line, OnlineBatchWriter.spoolLinesPerPartition(spark));
       long writeNanos = System.nanoTime() - t0;
       for (int i = 0; i < writers.size(); i++) {
         Dataset<Row> logRows = StatefulViewAggregation.rowsOf(all, views, entity, i)
-            .withColumn("created_timestamp", functions.lit(created));
+            .withColumn("created_timestamp", created);
         writers.get(i).logAndRecord(logRows, batchId, results.get(i), writeNanos);
       }
     } finally {

@@ -8,11 +8,14 @@ import io.delta.tables.DeltaTable;
 import java.sql.Timestamp;
 import java.util.List;
 import org.apache.spark.api.java.function.VoidFunction2;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF0;
 import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -101,8 +104,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
     Dataset<Row> rows = batch.persist();
     try {
       long t0 = System.nanoTime();
-      Dataset<Row> logRows = rows.withColumn("created_timestamp",
-          functions.lit(new Timestamp(System.currentTimeMillis())));
+      Dataset<Row> logRows = rows.withColumn("created_timestamp", created(new Timestamp(System.currentTimeMillis())));
       // after a run's first batch, the Redis write's own job brings back the rows for the spool: one pass
       OnlineWrite.Result res = wantsLines()
           ? write.run(logRows, OfflineLogSpool.line(logRows), spoolLinesPerPartition(spark))
@@ -111,6 +113,16 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
     } finally {
       rows.unpersist();
     }
+  }
+
+  /**
+   * A micro-batch's {@code created_timestamp} as a column. Not a literal: Spark writes a literal's value into the
+   * code it generates, so a new value every micro-batch made Spark compile the batch's write code again, on the
+   * driver and in the tasks (20-35 ms per query in a measurement; BENCHMARKS.md, freshness notes). A function
+   * that returns the value leaves the code the same from one micro-batch to the next.
+   */
+  static Column created(Timestamp at) {
+    return functions.udf((UDF0<Timestamp>) () -> at, DataTypes.TimestampType).apply();
   }
 
   /**

@@ -133,8 +133,9 @@ class OnlineWriteLinesIT {
           Dataset<Row> logRows = rows.withColumn("created_timestamp", functions.lit(created));
           expectedLines.add(logRows.select(OfflineLogSpool.line(logRows)).as(Encoders.STRING()).collectAsList());
         }
+        // the job's created_timestamp column (a function, not a literal) gives the literal's lines
         List<OnlineWrite.Result> results = write.run(all,
-            write.lines(OfflineLogSpool::line, functions.lit(created).as("created_timestamp")), 100);
+            write.lines(OfflineLogSpool::line, OnlineBatchWriter.created(created).as("created_timestamp")), 100);
         assertThat(results).hasSize(2);
         assertThat(results.get(0).stats().rows()).isEqualTo(30);
         assertThat(results.get(0).stats().written()).isEqualTo(30);
