@@ -109,6 +109,45 @@ public final class BronzeParse {
   }
 
   /**
+   * A partition's parsed rows as the parse emits them: all of them without accumulators; with them, the
+   * {@code valid} rows only, each row counted in {@code seen} and each rejected one added to {@code rejects} in
+   * bronze.quarantine's shape.
+   */
+  static <T> Iterator<T> divert(Iterator<T> parsed, java.util.function.Predicate<T> valid,
+      java.util.function.Function<T, Row> quarantineShape, AccumulatorV2<Row, ?> rejects, LongAccumulator seen) {
+    if (rejects == null) {
+      return parsed;
+    }
+    return new Iterator<>() {
+      private T next;
+
+      @Override
+      public boolean hasNext() {
+        while (next == null && parsed.hasNext()) {
+          T r = parsed.next();
+          seen.add(1);
+          if (valid.test(r)) {
+            next = r;
+          } else {
+            rejects.add(quarantineShape.apply(r));
+          }
+        }
+        return next != null;
+      }
+
+      @Override
+      public T next() {
+        if (!hasNext()) {
+          throw new java.util.NoSuchElementException();
+        }
+        T r = next;
+        next = null;
+        return r;
+      }
+    };
+  }
+
+  /**
    * Runs on executors: one parser per partition. Without accumulators it emits every row (valid or not); with
    * them it emits the valid rows and diverts the rejected ones.
    */
@@ -132,46 +171,18 @@ public final class BronzeParse {
     public Iterator<Row> call(Iterator<Row> input) {
       EventParser parser = new EventParser(config);
       Timestamp ingest = new Timestamp(ingestTimeMillis);
-      if (rejects == null) {
-        return new Iterator<>() {
-          @Override
-          public boolean hasNext() {
-            return input.hasNext();
-          }
-
-          @Override
-          public Row next() {
-            return toRow(parser, input.next(), ingest);
-          }
-        };
-      }
-      return new Iterator<>() {
-        private Row next;
-
+      Iterator<Row> parsed = new Iterator<>() {
         @Override
         public boolean hasNext() {
-          while (next == null && input.hasNext()) {
-            Row r = toRow(parser, input.next(), ingest);
-            seen.add(1);
-            if (r.getBoolean(0)) {
-              next = r;
-            } else {
-              rejects.add(quarantineShape(r));
-            }
-          }
-          return next != null;
+          return input.hasNext();
         }
 
         @Override
         public Row next() {
-          if (!hasNext()) {
-            throw new java.util.NoSuchElementException();
-          }
-          Row r = next;
-          next = null;
-          return r;
+          return toRow(parser, input.next(), ingest);
         }
       };
+      return divert(parsed, r -> r.getBoolean(0), ParsePartition::quarantineShape, rejects, seen);
     }
 
     /** A rejected PARSED row reduced to bronze.quarantine's columns, in their order. */
@@ -231,37 +242,18 @@ public final class BronzeParse {
     @Override
     public Iterator<InternalRow> call(Iterator<InternalRow> input) {
       EventParser parser = new EventParser(config);
-      return new Iterator<>() {
+      Iterator<InternalRow> parsed = new Iterator<>() {
         /** The topic of the last record, copied out of Spark's reused row buffer (one per partition, in effect). */
         private UTF8String topic;
-        private InternalRow next;
 
         @Override
         public boolean hasNext() {
-          while (next == null && input.hasNext()) {
-            InternalRow r = toRow(input.next());
-            if (rejects == null) {
-              next = r;
-            } else {
-              seen.add(1);
-              if (r.getBoolean(0)) {
-                next = r;
-              } else {
-                rejects.add(quarantineShape(r));
-              }
-            }
-          }
-          return next != null;
+          return input.hasNext();
         }
 
         @Override
         public InternalRow next() {
-          if (!hasNext()) {
-            throw new java.util.NoSuchElementException();
-          }
-          InternalRow r = next;
-          next = null;
-          return r;
+          return toRow(input.next());
         }
 
         private InternalRow toRow(InternalRow in) {
@@ -308,6 +300,7 @@ public final class BronzeParse {
           return new GenericInternalRow(v);
         }
       };
+      return divert(parsed, r -> r.getBoolean(0), ParseInternalPartition::quarantineShape, rejects, seen);
     }
 
     private static UTF8String utf8(String s) {
