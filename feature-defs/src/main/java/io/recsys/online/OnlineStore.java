@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import org.redisson.Redisson;
 import org.redisson.api.BatchOptions;
@@ -215,17 +216,33 @@ public final class OnlineStore implements AutoCloseable {
           hmgetArgs(key, fields)));
       return List.of(asBytes(values));
     }
+    return readAsync(keys, fields).toCompletableFuture().join();
+  }
+
+  /**
+   * {@link #read} without blocking the calling thread: the stage completes on Redisson's I/O thread when the
+   * replies are in (exceptionally with a {@link RedisException} when Redis fails), so whatever is chained to it
+   * without an executor runs there. For servers whose request threads must not wait on Redis.
+   */
+  public CompletionStage<List<List<byte[]>>> readAsync(List<byte[]> keys, List<byte[]> fields) {
+    if (keys.size() == 1) {
+      byte[] key = keys.get(0);
+      RFuture<List<Object>> f = executor.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
+          hmgetArgs(key, fields));
+      return f.thenApply(values -> List.of(asBytes(values)));
+    }
     CommandBatchService batch = new CommandBatchService(executor, BatchOptions.defaults());
     List<RFuture<List<Object>>> pending = new ArrayList<>(keys.size());
     for (byte[] key : keys) {
       pending.add(batch.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET, hmgetArgs(key, fields)));
     }
-    batch.execute();
-    List<List<byte[]>> out = new ArrayList<>(keys.size());
-    for (RFuture<List<Object>> f : pending) {
-      out.add(asBytes(f.toCompletableFuture().join()));
-    }
-    return out;
+    return batch.executeAsync().thenApply(done -> {
+      List<List<byte[]>> out = new ArrayList<>(keys.size());
+      for (RFuture<List<Object>> f : pending) {
+        out.add(asBytes(f.toCompletableFuture().join()));
+      }
+      return out;
+    });
   }
 
   private static Object[] hmgetArgs(byte[] key, List<byte[]> fields) {

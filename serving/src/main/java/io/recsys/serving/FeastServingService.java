@@ -24,6 +24,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import org.redisson.client.RedisException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,32 +67,63 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
     out.onCompleted();
   }
 
+  /**
+   * Checks the request and resolves its features on the calling thread (gRPC's transport thread: the server
+   * runs handlers without a hand-off, {@link FeatureServer}), sends the Redis reads without waiting for them,
+   * and answers from Redisson's I/O thread when the replies are in. No thread waits on Redis.
+   */
   @Override
   public void getOnlineFeatures(GetOnlineFeaturesRequest request, StreamObserver<GetOnlineFeaturesResponse> out) {
     long start = System.nanoTime();
-    String outcome = "ok";
+    CompletionStage<GetOnlineFeaturesResponse> answer;
     try {
-      GetOnlineFeaturesResponse response = answer(request);
-      out.onNext(response);
-      out.onCompleted();
-    } catch (IllegalArgumentException e) {
-      outcome = "invalid_argument";
-      out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
-    } catch (NotFound e) {
-      outcome = "not_found";
-      out.onError(Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException());
-    } catch (RedisException e) {
-      outcome = "unavailable";
-      LOG.warn("GetOnlineFeatures: online store read failed: {}", e.toString());
-      out.onError(Status.UNAVAILABLE.withDescription("online store read failed: " + e.getMessage())
-          .withCause(e).asRuntimeException());
+      answer = answer(request);
     } catch (RuntimeException e) {
-      outcome = "internal";
-      LOG.error("GetOnlineFeatures failed", e);
-      out.onError(Status.INTERNAL.withDescription(e.toString()).withCause(e).asRuntimeException());
-    } finally {
-      metrics.lookup("GetOnlineFeatures", outcome, System.nanoTime() - start);
+      fail(out, e, start);
+      return;
     }
+    answer.whenComplete((response, error) -> {
+      if (error != null) {
+        fail(out, error instanceof CompletionException && error.getCause() != null ? error.getCause() : error,
+            start);
+        return;
+      }
+      try {
+        out.onNext(response);
+        out.onCompleted();
+      } catch (RuntimeException e) {
+        fail(out, e, start);
+        return;
+      }
+      metrics.lookup("GetOnlineFeatures", "ok", System.nanoTime() - start);
+    });
+  }
+
+  /** Maps a failure to the gRPC status the class comment names, answers with it and records the outcome. */
+  private void fail(StreamObserver<GetOnlineFeaturesResponse> out, Throwable error, long start) {
+    String outcome;
+    Status status;
+    if (error instanceof IllegalArgumentException) {
+      outcome = "invalid_argument";
+      status = Status.INVALID_ARGUMENT.withDescription(error.getMessage());
+    } else if (error instanceof NotFound) {
+      outcome = "not_found";
+      status = Status.NOT_FOUND.withDescription(error.getMessage());
+    } else if (error instanceof RedisException) {
+      outcome = "unavailable";
+      LOG.warn("GetOnlineFeatures: online store read failed: {}", error.toString());
+      status = Status.UNAVAILABLE.withDescription("online store read failed: " + error.getMessage()).withCause(error);
+    } else {
+      outcome = "internal";
+      LOG.error("GetOnlineFeatures failed", error);
+      status = Status.INTERNAL.withDescription(error.toString()).withCause(error);
+    }
+    try {
+      out.onError(status.asRuntimeException());
+    } catch (RuntimeException e) {
+      LOG.debug("GetOnlineFeatures: could not send the error (the call is gone): {}", e.toString());
+    }
+    metrics.lookup("GetOnlineFeatures", outcome, System.nanoTime() - start);
   }
 
   private static final class NotFound extends RuntimeException {
@@ -98,7 +132,11 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
     }
   }
 
-  GetOnlineFeaturesResponse answer(GetOnlineFeaturesRequest request) {
+  /**
+   * The response to a request. Bad requests throw here (IllegalArgumentException, NotFound); the Redis reads
+   * are sent before this returns, and the stage completes when they are in.
+   */
+  CompletionStage<GetOnlineFeaturesResponse> answer(GetOnlineFeaturesRequest request) {
     if (request.getKindCase() == GetOnlineFeaturesRequest.KindCase.FEATURE_SERVICE) {
       throw new NotFound("feature service '" + request.getFeatureService() + "' is not defined: features.yaml "
           + "defines feature views only; ask for features as \"view:feature\"");
@@ -172,26 +210,38 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
       columns.add(featureColumns[i]);
     }
 
-    // One round trip per entity.
+    // One round trip per entity, all sent at once.
+    List<CompletableFuture<List<List<StoredValue>>>> reads = new ArrayList<>(byEntity.size());
+    List<List<Integer>> groups = new ArrayList<>(byEntity.size());
     for (Map.Entry<String, List<Integer>> group : byEntity.entrySet()) {
       List<Integer> indexes = group.getValue();
       List<String> groupNames = indexes.size() == names.size() ? names
           : indexes.stream().map(names::get).toList();
-      List<List<StoredValue>> values = client.lookup(keyValues.get(group.getKey()), client.plan(groupNames));
-      for (List<StoredValue> row : values) {
-        for (int i = 0; i < indexes.size(); i++) {
-          StoredValue v = row.get(i);
-          featureColumns[indexes.get(i)].addValues(v.value()).addStatuses(status(v))
-              .addEventTimestamps(timestamp(v.eventTime()));
+      groups.add(indexes);
+      reads.add(client.lookupAsync(keyValues.get(group.getKey()), client.plan(groupNames)).toCompletableFuture());
+    }
+    int rowCount = rows;
+    int featureCount = refs.size();
+    CompletableFuture<Void> all = reads.size() == 1 ? reads.get(0).thenApply(v -> null)
+        : CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]));
+    return all.thenApply(done -> {
+      for (int g = 0; g < groups.size(); g++) {
+        List<Integer> indexes = groups.get(g);
+        for (List<StoredValue> row : reads.get(g).join()) {
+          for (int i = 0; i < indexes.size(); i++) {
+            StoredValue v = row.get(i);
+            featureColumns[indexes.get(i)].addValues(v.value()).addStatuses(status(v))
+                .addEventTimestamps(timestamp(v.eventTime()));
+          }
         }
       }
-    }
-    GetOnlineFeaturesResponse.Builder response = GetOnlineFeaturesResponse.newBuilder()
-        .setMetadata(GetOnlineFeaturesResponseMetadata.newBuilder()
-            .setFeatureNames(FeatureList.newBuilder().addAllVal(columnNames)));
-    columns.forEach(c -> response.addResults(c.build()));
-    metrics.served(rows, refs.size());
-    return response.build();
+      GetOnlineFeaturesResponse.Builder response = GetOnlineFeaturesResponse.newBuilder()
+          .setMetadata(GetOnlineFeaturesResponseMetadata.newBuilder()
+              .setFeatureNames(FeatureList.newBuilder().addAllVal(columnNames)));
+      columns.forEach(c -> response.addResults(c.build()));
+      metrics.served(rowCount, featureCount);
+      return response.build();
+    });
   }
 
   /** The online key of each value: Feast keys string entities by the string, so other kinds are refused. */

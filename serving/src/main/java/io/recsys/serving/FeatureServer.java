@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +57,7 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
   int metricsPort = DEFAULT_METRICS_PORT;
 
   private Server server;
+  private ExecutorService blocking;
   private OnlineFeatureClient client;
   private ServingMetrics metrics;
   private int boundMetricsPort = -1;
@@ -130,11 +133,21 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     }
     String version = "recsys " + versionOf() + " (Feast serving API, Redis online store, project "
         + definitions.project() + ")";
+    // Handlers run on gRPC's transport threads, without a hand-off to an executor: GetOnlineFeatures does not
+    // block (it answers from Redisson's thread when Redis replies), and a hand-off per call cost about 0.1 ms at
+    // the median on 2 cores (BENCHMARKS.md). The handlers that do block on Redis (recommendations, health)
+    // move their work to `blocking` themselves.
+    blocking = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "feature-server-blocking");
+      t.setDaemon(true);
+      return t;
+    });
     try {
       server = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+          .directExecutor()
           .addService(new FeastServingService(client, metrics, version))
-          .addService(new RecommendationGrpcService(new Recommender(client), metrics))
-          .addService(new HealthService(client))
+          .addService(new RecommendationGrpcService(new Recommender(client), metrics, blocking))
+          .addService(new HealthService(client, blocking))
           .build()
           .start();
     } catch (IOException e) {
@@ -173,6 +186,10 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
         Thread.currentThread().interrupt();
       }
       server = null;
+    }
+    if (blocking != null) {
+      blocking.shutdownNow();
+      blocking = null;
     }
     if (metrics != null) {
       metrics.close();

@@ -7,6 +7,8 @@ import io.grpc.health.v1.HealthProto.HealthCheckResponse;
 import io.grpc.health.v1.HealthProto.ServingStatus;
 import io.grpc.stub.StreamObserver;
 import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * The standard gRPC health check ({@code grpc.health.v1.Health/Check}, as used by grpc_health_probe and
@@ -18,9 +20,12 @@ final class HealthService extends HealthGrpc.HealthImplBase {
   static final Set<String> SERVICES = Set.of("", "feast.serving.ServingService");
 
   private final OnlineFeatureClient client;
+  private final Executor blocking;
 
-  HealthService(OnlineFeatureClient client) {
+  /** {@code blocking} runs the Redis PING of each check: gRPC's threads must not wait on Redis. */
+  HealthService(OnlineFeatureClient client, Executor blocking) {
     this.client = client;
+    this.blocking = blocking;
   }
 
   @Override
@@ -30,8 +35,14 @@ final class HealthService extends HealthGrpc.HealthImplBase {
           .asRuntimeException());
       return;
     }
-    ServingStatus status = client.ping() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-    out.onNext(HealthCheckResponse.newBuilder().setStatus(status).build());
-    out.onCompleted();
+    try {
+      blocking.execute(() -> {
+        ServingStatus status = client.ping() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+        out.onNext(HealthCheckResponse.newBuilder().setStatus(status).build());
+        out.onCompleted();
+      });
+    } catch (RejectedExecutionException e) {
+      out.onError(Status.UNAVAILABLE.withDescription("the server is shutting down").asRuntimeException());
+    }
   }
 }

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -172,16 +173,31 @@ public final class OnlineFeatureClient implements AutoCloseable {
    * one {@link StoredValue} per reference of the plan, in order.
    */
   public List<List<StoredValue>> lookup(List<String> entityValues, Plan plan) {
+    return decode(store.read(redisKeys(entityValues, plan), plan.fields()), plan);
+  }
+
+  /**
+   * {@link #lookup} without blocking: the stage completes on Redisson's I/O thread (exceptionally with a
+   * {@code RedisException} when Redis fails). The Feast gRPC server answers from it.
+   */
+  public CompletionStage<List<List<StoredValue>>> lookupAsync(List<String> entityValues, Plan plan) {
+    return store.readAsync(redisKeys(entityValues, plan), plan.fields()).thenApply(stored -> decode(stored, plan));
+  }
+
+  private List<byte[]> redisKeys(List<String> entityValues, Plan plan) {
     List<byte[]> keys = new ArrayList<>(entityValues.size());
     for (String v : entityValues) {
       keys.add(FeastKeyCodec.redisKey(definitions.project(), plan.entity().joinKey(), v));
     }
-    List<List<byte[]>> stored = store.read(keys, plan.fields());
+    return keys;
+  }
+
+  private List<List<StoredValue>> decode(List<List<byte[]>> stored, Plan plan) {
     Instant now = clock.instant();
     List<Ref> refs = plan.refs();
     int[] tsOfRef = plan.tsFieldOfRef();
     Instant[] ts = new Instant[plan.fields().size()];
-    List<List<StoredValue>> out = new ArrayList<>(entityValues.size());
+    List<List<StoredValue>> out = new ArrayList<>(stored.size());
     for (List<byte[]> values : stored) {
       for (int f : plan.tsFields()) {
         ts[f] = FeastValueCodec.decodeTimestamp(values.get(f)); // once per view, not per feature

@@ -7,6 +7,8 @@ import io.recsys.serving.proto.RecommendResponse;
 import io.recsys.serving.proto.RecommendationServiceGrpc;
 import io.recsys.serving.proto.RecommendedItem;
 import io.recsys.serving.proto.Source;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.redisson.client.RedisException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,15 +23,26 @@ final class RecommendationGrpcService extends RecommendationServiceGrpc.Recommen
 
   private final Recommender recommender;
   private final ServingMetrics metrics;
+  private final Executor blocking;
 
-  RecommendationGrpcService(Recommender recommender, ServingMetrics metrics) {
+  /** {@code blocking} runs each call: a recommendation waits on Redis, and gRPC's threads must not. */
+  RecommendationGrpcService(Recommender recommender, ServingMetrics metrics, Executor blocking) {
     this.recommender = recommender;
     this.metrics = metrics;
+    this.blocking = blocking;
   }
 
   @Override
   public void recommend(RecommendRequest request, StreamObserver<RecommendResponse> out) {
     long start = System.nanoTime();
+    try {
+      blocking.execute(() -> answer(request, out, start));
+    } catch (RejectedExecutionException e) {
+      out.onError(Status.UNAVAILABLE.withDescription("the server is shutting down").asRuntimeException());
+    }
+  }
+
+  private void answer(RecommendRequest request, StreamObserver<RecommendResponse> out, long start) {
     String outcome = "ok";
     try {
       int k = request.getK() == 0 ? Recommender.DEFAULT_K : request.getK();

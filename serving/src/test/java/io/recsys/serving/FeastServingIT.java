@@ -23,10 +23,12 @@ import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
+import io.recsys.infra.stack.internal.RedisServerProcess;
 import io.recsys.online.OnlineRow;
 import io.recsys.online.OnlineStore;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -47,6 +49,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Serving code written against the official Feast Java client ({@code dev.feast.FeastClient} 0.38.0) works
@@ -234,6 +237,69 @@ class FeastServingIT {
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(output).isEqualTo(2);
     assertThat(output).contains("feature-server: cannot connect to Redis at 127.0.0.1:1");
+  }
+
+  /**
+   * The server answers GetOnlineFeatures from Redisson's thread when Redis replies, and never waits on Redis on
+   * gRPC's threads: a Redis that goes away must still get every call an answer (UNAVAILABLE, not a hang), the
+   * health check must say NOT_SERVING, and lookups must work again once Redis is back.
+   */
+  @Test
+  void whenRedisGoesAwayCallsGetUnavailableAndServingResumesWhenItIsBack(@TempDir Path dir) throws Exception {
+    int port;
+    try (ServerSocket free = new ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    String redis = "127.0.0.1:" + port;
+    List<OnlineRow> rows = List.of(row("item_popularity", ITEM, NOW.minusSeconds(10), List.of(40L, 2L, 0.05)));
+    GetOnlineFeaturesRequest views = request(List.of("item_popularity:views_24h"), "item_id", strings(ITEM));
+    RedisServerProcess own = RedisServerProcess.start(dir.resolve("redis"), port);
+    try (FeatureServer ownServer = FeatureServer.start(redis, DEFS, 0)) {
+      try (OnlineStore store = OnlineStore.connect(redis)) {
+        store.write(rows, Duration.ofDays(2).toMillis(), 100);
+      }
+      ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", ownServer.port()).usePlaintext().build();
+      try {
+        var stub = ServingServiceGrpc.newBlockingStub(channel);
+        var health = HealthGrpc.newBlockingStub(channel);
+        assertThat(stub.getOnlineFeatures(views).getResults(1).getValues(0).getInt64Val()).isEqualTo(40L);
+
+        own.close();
+        own = null;
+        assertThatThrownBy(() -> stub.withDeadlineAfter(120, TimeUnit.SECONDS).getOnlineFeatures(views))
+            .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+              assertThat(e.getStatus().getDescription()).contains("online store read failed");
+            });
+        assertThat(health.withDeadlineAfter(120, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance())
+            .getStatus()).isEqualTo(ServingStatus.NOT_SERVING);
+
+        own = RedisServerProcess.start(dir.resolve("redis-again"), port);
+        try (OnlineStore store = OnlineStore.connect(redis)) {
+          store.write(rows, Duration.ofDays(2).toMillis(), 100);
+        }
+        GetOnlineFeaturesResponse again = null;
+        for (long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); again == null; ) {
+          try {
+            again = stub.withDeadlineAfter(60, TimeUnit.SECONDS).getOnlineFeatures(views);
+          } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || System.nanoTime() > until) {
+              throw e;
+            }
+            Thread.sleep(200); // Redisson reconnects in the background
+          }
+        }
+        assertThat(again.getResults(1).getValues(0).getInt64Val()).isEqualTo(40L);
+        assertThat(health.check(HealthCheckRequest.getDefaultInstance()).getStatus())
+            .isEqualTo(ServingStatus.SERVING);
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    } finally {
+      if (own != null) {
+        own.close();
+      }
+    }
   }
 
   static GetOnlineFeaturesRequest request(List<String> refs, String key, RepeatedValue values) {
