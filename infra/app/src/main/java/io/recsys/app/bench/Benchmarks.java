@@ -288,7 +288,9 @@ public final class Benchmarks implements Callable<Integer> {
         + "serving/target/recsys-feature-server.jar`) in a third JVM. Default JVM settings everywhere.\n\n");
     s.append("10,000 users with a 250-feature INT64 view, written by the jobs' writer. Our client and FeastClient: "
         + "random users per call, " + LookupProcess.WARM_UP.toSeconds() + " s of the same calls to warm up (the "
-        + "JVMs' steady state; FeastClient's calls warm the server up too), then 10 s measured; latency per call. "
+        + "JVMs' steady state; FeastClient " + LookupProcess.GRPC_WARM_UP.toSeconds() + " s, as its calls warm up "
+        + "the server's new JVM too, whose JIT was still compiling after 10 s), then 10 s measured; latency per "
+        + "call. "
         + "redis-benchmark: the command our client sends (HMGET of the fields), with ASCII keys and field names "
         + "(binary Feast keys cannot be passed on its command line), on 10,000 hashes of as many fields as the "
         + "users' (`-r 10000`, a random user per HMGET, as our client asks for), and once on one hash read over "

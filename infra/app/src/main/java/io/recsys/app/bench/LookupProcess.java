@@ -36,8 +36,8 @@ import java.util.regex.Pattern;
  * LookupProcess feast-info HOST:PORT SECONDS
  * </pre>
  *
- * Every run first warms up for {@link #WARM_UP} in its JVM (through the server, for FeastClient, which warms the
- * server up too), then measures: a serving process runs for hours, and on 2 cores the JIT was still compiling
+ * Every run first warms up for {@link #WARM_UP} in its JVM ({@link #GRPC_WARM_UP} for FeastClient, whose calls
+ * warm the server up too), then measures: a serving process runs for hours, and on 2 cores the JIT was still compiling
  * the gRPC, Netty and protobuf paths seconds after start (FeastClient 1 x 250 after 1,000 warm-up calls, about
  * 1.4 s: p50 0.94 ms, p99 7.3 ms; after 6,000 calls: p50 0.60 ms, p99 2.7 ms).
  */
@@ -47,8 +47,16 @@ public final class LookupProcess {
   private static final String SERVER_JAR = "serving/target/recsys-feature-server.jar";
   private static final Pattern LISTENING = Pattern.compile("listening on [^ ]*:(\\d+)");
 
-  /** How long each run calls before it measures. */
+  /** How long each run of our client calls before it measures. */
   static final Duration WARM_UP = Duration.ofSeconds(10);
+
+  /**
+   * How long each FeastClient run calls before it measures. Two new JVMs warm up here, the client's and the
+   * server's, and 10 s was not enough on 2 cores: in the 8 s after it, the two JVMs' C2 compiler threads still
+   * used 2.6 s of CPU (per-thread CPU time from /proc), beside the calls being measured; after 60 s they used
+   * 0.14 s.
+   */
+  static final Duration GRPC_WARM_UP = Duration.ofSeconds(60);
 
   private LookupProcess() {}
 
@@ -128,7 +136,7 @@ public final class LookupProcess {
     try (FeastClient feast = FeastClient.create(server.substring(0, colon),
         Integer.parseInt(server.substring(colon + 1)))) {
       SplittableRandom rnd = new SplittableRandom(3);
-      feastCalls(feast, refs, rnd, WARM_UP, new long[1 << 20]);
+      feastCalls(feast, refs, rnd, GRPC_WARM_UP, new long[1 << 20]);
       long[] lat = new long[1 << 20];
       long t0 = System.nanoTime();
       int calls = feastCalls(feast, refs, rnd, time, lat);
@@ -147,7 +155,7 @@ public final class LookupProcess {
     int colon = server.lastIndexOf(':');
     try (FeastClient feast = FeastClient.create(server.substring(0, colon),
         Integer.parseInt(server.substring(colon + 1)))) {
-      infoCalls(feast, WARM_UP, new long[1 << 20]);
+      infoCalls(feast, GRPC_WARM_UP, new long[1 << 20]);
       long[] lat = new long[1 << 20];
       long t0 = System.nanoTime();
       int calls = infoCalls(feast, time, lat);
