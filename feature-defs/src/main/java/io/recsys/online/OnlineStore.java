@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import org.redisson.Redisson;
@@ -216,7 +217,12 @@ public final class OnlineStore implements AutoCloseable {
           hmgetArgs(key, fields)));
       return List.of(asBytes(values));
     }
-    return readAsync(keys, fields).toCompletableFuture().join();
+    try {
+      return readAsync(keys, fields).toCompletableFuture().join();
+    } catch (CompletionException e) {
+      // callers catch RedisException (the blocking single-key path throws it as it is), not its wrapper
+      throw e.getCause() instanceof RuntimeException cause ? cause : e;
+    }
   }
 
   /**

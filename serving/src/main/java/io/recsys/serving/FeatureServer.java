@@ -134,9 +134,9 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     String version = "recsys " + versionOf() + " (Feast serving API, Redis online store, project "
         + definitions.project() + ")";
     // Handlers run on gRPC's transport threads, without a hand-off to an executor: GetOnlineFeatures does not
-    // block (it answers from Redisson's thread when Redis replies), and a hand-off per call cost about 0.1 ms at
-    // the median on 2 cores (BENCHMARKS.md). The handlers that do block on Redis (recommendations, health)
-    // move their work to `blocking` themselves.
+    // block (it answers from Redisson's thread when Redis replies); without the hand-off and the parked thread,
+    // a FeastClient call was about 5% faster at the median on 2 cores (BENCHMARKS.md). The handlers that do
+    // block on Redis (recommendations, health) move their work to `blocking` themselves.
     blocking = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "feature-server-blocking");
       t.setDaemon(true);

@@ -45,6 +45,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.redisson.client.RedisException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -254,7 +255,8 @@ class FeastServingIT {
     List<OnlineRow> rows = List.of(row("item_popularity", ITEM, NOW.minusSeconds(10), List.of(40L, 2L, 0.05)));
     GetOnlineFeaturesRequest views = request(List.of("item_popularity:views_24h"), "item_id", strings(ITEM));
     RedisServerProcess own = RedisServerProcess.start(dir.resolve("redis"), port);
-    try (FeatureServer ownServer = FeatureServer.start(redis, DEFS, 0)) {
+    try (FeatureServer ownServer = FeatureServer.start(redis, DEFS, 0);
+        OnlineFeatureClient direct = new OnlineFeatureClient(redis, DEFS)) {
       try (OnlineStore store = OnlineStore.connect(redis)) {
         store.write(rows, Duration.ofDays(2).toMillis(), 100);
       }
@@ -273,6 +275,9 @@ class FeastServingIT {
             });
         assertThat(health.withDeadlineAfter(120, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance())
             .getStatus()).isEqualTo(ServingStatus.NOT_SERVING);
+        // our client's read of several entities (one pipeline) fails with Redis's exception, not a wrapper
+        assertThatThrownBy(() -> direct.get(List.of(ITEM, ITEM + "-other"), List.of("item_popularity:views_24h")))
+            .isInstanceOf(RedisException.class);
 
         own = RedisServerProcess.start(dir.resolve("redis-again"), port);
         try (OnlineStore store = OnlineStore.connect(redis)) {

@@ -37,9 +37,9 @@ import java.util.regex.Pattern;
  * </pre>
  *
  * Every run first warms up for {@link #WARM_UP} in its JVM ({@link #GRPC_WARM_UP} for FeastClient, whose calls
- * warm the server up too), then measures: a serving process runs for hours, and on 2 cores the JIT was still compiling
- * the gRPC, Netty and protobuf paths seconds after start (FeastClient 1 x 250 after 1,000 warm-up calls, about
- * 1.4 s: p50 0.94 ms, p99 7.3 ms; after 6,000 calls: p50 0.60 ms, p99 2.7 ms).
+ * warm the server up too), then measures: a serving process runs for hours, and on 2 cores the JIT was still
+ * compiling the gRPC, Netty and protobuf paths seconds after start (FeastClient 1 x 250 after 1,000 warm-up calls,
+ * about 1.4 s: p50 0.94 ms, p99 7.3 ms; after 6,000 calls: p50 0.60 ms, p99 2.7 ms).
  */
 public final class LookupProcess {
 
