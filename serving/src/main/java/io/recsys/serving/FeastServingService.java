@@ -221,10 +221,7 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
       reads.add(client.lookupAsync(keyValues.get(group.getKey()), client.plan(groupNames)).toCompletableFuture());
     }
     int rowCount = rows;
-    int featureCount = refs.size();
-    CompletableFuture<Void> all = reads.size() == 1 ? reads.get(0).thenApply(v -> null)
-        : CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]));
-    return all.thenApply(done -> {
+    return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0])).thenApply(done -> {
       for (int g = 0; g < groups.size(); g++) {
         List<Integer> indexes = groups.get(g);
         for (List<StoredValue> row : reads.get(g).join()) {
@@ -239,7 +236,7 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
           .setMetadata(GetOnlineFeaturesResponseMetadata.newBuilder()
               .setFeatureNames(FeatureList.newBuilder().addAllVal(columnNames)));
       columns.forEach(c -> response.addResults(c.build()));
-      metrics.served(rowCount, featureCount);
+      metrics.served(rowCount, refs.size());
       return response.build();
     });
   }
