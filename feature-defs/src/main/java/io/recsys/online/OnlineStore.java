@@ -1,17 +1,23 @@
 package io.recsys.online;
 
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import org.redisson.Redisson;
 import org.redisson.api.BatchOptions;
 import org.redisson.api.RBatch;
@@ -47,31 +53,83 @@ public final class OnlineStore implements AutoCloseable {
   static final String WRITE_SCRIPT = resource("write-if-newer.lua");
 
   private final String address;
+  /** Writes, scripts, pings, and reads made off the loops of {@link #connect(String, EventLoopGroup)}. */
   private final RedissonClient client;
   /** Redisson's command layer, which takes binary keys (the reads' HMGETs go through it). */
   private final CommandAsyncExecutor executor;
+  /** Every client of this store: {@link #client} alone, or one per event loop. */
+  private final List<RedissonClient> clients;
+  /** With {@link #connect(String, EventLoopGroup)}: each event loop's thread and the command layer of its client. */
+  private final Map<Thread, CommandAsyncExecutor> loopExecutors;
   private volatile String writeSha;
 
-  private OnlineStore(String address) {
+  private OnlineStore(String address, EventLoopGroup loops) {
     this.address = normalize(address);
+    if (loops == null) {
+      this.clients = List.of(create(this.address, null));
+      this.loopExecutors = Map.of();
+    } else {
+      List<RedissonClient> created = new ArrayList<>();
+      Map<Thread, CommandAsyncExecutor> byThread = new HashMap<>();
+      try {
+        for (EventExecutor loop : loops) {
+          RedissonClient c = create(this.address, (EventLoop) loop);
+          created.add(c);
+          byThread.put(loop.submit(Thread::currentThread).get(), commandsOf(c));
+        }
+      } catch (RuntimeException | ExecutionException | InterruptedException e) {
+        created.forEach(RedissonClient::shutdown);
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
+        throw e instanceof RuntimeException r ? r : new IllegalStateException("cannot start the Redis clients", e);
+      }
+      this.clients = List.copyOf(created);
+      this.loopExecutors = Map.copyOf(byThread);
+    }
+    this.client = clients.get(0);
+    this.executor = commandsOf(client);
+  }
+
+  private static RedissonClient create(String address, EventLoop loop) {
     Config config = new Config();
     config.setCodec(ByteArrayCodec.INSTANCE);
-    config.setNettyThreads(4);
-    config.useSingleServer().setAddress(this.address).setConnectionMinimumIdleSize(1).setConnectionPoolSize(8)
+    if (loop == null) {
+      config.setNettyThreads(4);
+    } else {
+      config.setEventLoopGroup(loop);
+    }
+    config.useSingleServer().setAddress(address).setConnectionMinimumIdleSize(1).setConnectionPoolSize(8)
         .setTimeout(10_000).setRetryAttempts(3);
-    this.client = Redisson.create(config);
-    this.executor = ((Redisson) client).getCommandExecutor();
+    return Redisson.create(config);
+  }
+
+  private static CommandAsyncExecutor commandsOf(RedissonClient c) {
+    return ((Redisson) c).getCommandExecutor();
   }
 
   /** A new client of its own (close it): {@code host:port}, {@code redis://host:port} or {@code rediss://...}. */
   public static OnlineStore connect(String address) {
-    return new OnlineStore(address);
+    return new OnlineStore(address, null);
+  }
+
+  /**
+   * A new store (close it; the loops stay the caller's) whose Redis connections live on the given NIO event loops:
+   * one Redisson client per loop. A {@link #readAsync} called on one of these loops goes through that loop's
+   * connections, so the command is written, its reply read and the returned stage completed on the calling
+   * thread, with no hand-off between threads. For a server that shares its loops with its network layer (the
+   * feature server's gRPC calls are read from Redis on the loop that received them). Blocking calls
+   * ({@link #read}, {@link #write}, {@link #ping}) on these loops are refused: they would wait for a reply that
+   * only their own thread can read.
+   */
+  public static OnlineStore connect(String address, EventLoopGroup loops) {
+    return new OnlineStore(address, Objects.requireNonNull(loops, "loops"));
   }
 
   /** The JVM's client for this address, built on first use and closed when the JVM exits. Do not close it. */
   public static OnlineStore shared(String address) {
     return SHARED.computeIfAbsent(normalize(address), a -> {
-      OnlineStore store = new OnlineStore(a);
+      OnlineStore store = new OnlineStore(a, null);
       Runtime.getRuntime().addShutdownHook(new Thread(store.client::shutdown, "recsys-online-store-close"));
       return store;
     });
@@ -121,6 +179,7 @@ public final class OnlineStore implements AutoCloseable {
    * less of Redis's CPU). Returns whether each row was written (false: skipped as stale).
    */
   public boolean[] write(List<OnlineRow> rows, long[] keyTtlMillis) {
+    refuseOnLoop("write");
     if (keyTtlMillis.length != rows.size()) {
       throw new IllegalArgumentException(rows.size() + " rows but " + keyTtlMillis.length + " TTLs");
     }
@@ -211,6 +270,7 @@ public final class OnlineStore implements AutoCloseable {
    * HMGET inside a Lua script (no script call, no argument copies into Lua).
    */
   public List<List<byte[]>> read(List<byte[]> keys, List<byte[]> fields) {
+    refuseOnLoop("read");
     if (keys.size() == 1) {
       byte[] key = keys.get(0);
       List<Object> values = executor.get(executor.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
@@ -228,16 +288,19 @@ public final class OnlineStore implements AutoCloseable {
   /**
    * {@link #read} without blocking the calling thread: the stage completes on Redisson's I/O thread when the
    * replies are in (exceptionally with a {@link RedisException} when Redis fails), so whatever is chained to it
-   * without an executor runs there. For servers whose request threads must not wait on Redis.
+   * without an executor runs there: on the calling thread's own loop when it is one of the loops of
+   * {@link #connect(String, EventLoopGroup)}. For servers whose request threads must not wait on Redis.
    */
   public CompletionStage<List<List<byte[]>>> readAsync(List<byte[]> keys, List<byte[]> fields) {
+    CommandAsyncExecutor commands = loopExecutors.isEmpty() ? executor
+        : loopExecutors.getOrDefault(Thread.currentThread(), executor);
     if (keys.size() == 1) {
       byte[] key = keys.get(0);
-      RFuture<List<Object>> f = executor.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
+      RFuture<List<Object>> f = commands.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
           hmgetArgs(key, fields));
       return f.thenApply(values -> List.of(asBytes(values)));
     }
-    CommandBatchService batch = new CommandBatchService(executor, BatchOptions.defaults());
+    CommandBatchService batch = new CommandBatchService(commands, BatchOptions.defaults());
     List<RFuture<List<Object>>> pending = new ArrayList<>(keys.size());
     for (byte[] key : keys) {
       pending.add(batch.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET, hmgetArgs(key, fields)));
@@ -271,6 +334,7 @@ public final class OnlineStore implements AutoCloseable {
    * erasure: every feature of every view of the entity goes at once, because one hash holds them all.
    */
   public long delete(List<byte[]> keys) {
+    refuseOnLoop("delete");
     RBatch batch = client.createBatch(BatchOptions.defaults());
     RScriptAsync script = batch.getScript(ByteArrayCodec.INSTANCE);
     for (byte[] key : keys) {
@@ -308,6 +372,7 @@ public final class OnlineStore implements AutoCloseable {
 
   /** Round-trip check (PING through a script-free command); throws if Redis does not answer. */
   public void ping() {
+    refuseOnLoop("ping");
     if (!client.getNodesGroup().pingAll()) {
       throw new RedisException("Redis at " + address + " did not answer PING");
     }
@@ -335,10 +400,18 @@ public final class OnlineStore implements AutoCloseable {
     }
   }
 
+  private void refuseOnLoop(String call) {
+    if (!loopExecutors.isEmpty() && loopExecutors.containsKey(Thread.currentThread())) {
+      throw new IllegalStateException("OnlineStore." + call + " blocks, and on " + Thread.currentThread().getName()
+          + ", an event loop of this store, it would wait for a reply that only this thread can read; use readAsync "
+          + "there, or call it from another thread");
+    }
+  }
+
   @Override
   public void close() {
     if (SHARED.get(address) != this) {
-      client.shutdown();
+      clients.forEach(RedissonClient::shutdown);
     }
   }
 }

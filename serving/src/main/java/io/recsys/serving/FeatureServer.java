@@ -1,7 +1,12 @@
 package io.recsys.serving;
 
 import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.online.OnlineStore;
 import java.io.IOException;
@@ -55,8 +60,12 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
   int port = DEFAULT_PORT;
   @Option(names = "--metrics-port", description = "Prometheus /metrics port (default 9466; -1 turns it off).")
   int metricsPort = DEFAULT_METRICS_PORT;
+  @Option(names = "--io-threads", description = "Network threads, shared by gRPC and the Redis connections "
+      + "(default: the number of cores). A lookup is read from Redis on the thread that received the call.")
+  int ioThreads = Runtime.getRuntime().availableProcessors();
 
   private Server server;
+  private EventLoopGroup loops;
   private ExecutorService blocking;
   private OnlineFeatureClient client;
   private ServingMetrics metrics;
@@ -98,7 +107,12 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     s.port = port;
     s.metricsPort = -1;
     s.host = "127.0.0.1";
-    s.start(definitions);
+    try {
+      s.start(definitions);
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
     return s;
   }
 
@@ -114,9 +128,18 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     if (redis == null || redis.isBlank()) {
       throw new IllegalArgumentException("no Redis given: pass --redis host:port or set RECSYS_REDIS");
     }
+    if (ioThreads < 1) {
+      throw new IllegalArgumentException("--io-threads " + ioThreads + ": give 1 or more");
+    }
+    // One set of event loops for gRPC and Redis, and Redis connections on every loop (OnlineStore): a lookup
+    // sends its HMGETs on the loop that received the call, and that loop reads the replies and sends the answer.
+    // With gRPC and Redisson on loops of their own, a call crossed threads twice; on 2 cores the one-loop path
+    // cut FeastClient's 1 x 250 p99 by about a quarter (BENCHMARKS.md).
+    loops = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("feature-server-io", true),
+        NioIoHandler.newFactory());
     OnlineStore store;
     try {
-      store = OnlineStore.connect(redis);
+      store = OnlineStore.connect(redis, loops);
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("cannot connect to Redis at " + redis + " (" + e.getMessage()
           + "); start it (./run stack up) or fix --redis", e);
@@ -133,10 +156,10 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     }
     String version = "recsys " + versionOf() + " (Feast serving API, Redis online store, project "
         + definitions.project() + ")";
-    // Handlers run on gRPC's transport threads, without a hand-off to an executor: GetOnlineFeatures does not
-    // block (it answers from Redisson's thread when Redis replies); without the hand-off and the parked thread,
-    // a FeastClient call was about 5% faster at the median on 2 cores (BENCHMARKS.md). The handlers that do
-    // block on Redis (recommendations, health) move their work to `blocking` themselves.
+    // Handlers run on the event loops, without a hand-off to an executor: GetOnlineFeatures does not block (it
+    // answers when Redis replies, on the same loop). The handlers that do block on Redis (recommendations,
+    // health) move their work to `blocking` themselves; a blocking read on a loop would wait for a reply that
+    // only that loop can read, and OnlineStore refuses it.
     blocking = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "feature-server-blocking");
       t.setDaemon(true);
@@ -144,6 +167,9 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     });
     try {
       server = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+          .bossEventLoopGroup(loops)
+          .workerEventLoopGroup(loops)
+          .channelType(NioServerSocketChannel.class)
           .directExecutor()
           .addService(new FeastServingService(client, metrics, version))
           .addService(new RecommendationGrpcService(new Recommender(client), metrics, blocking))
@@ -153,8 +179,8 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
     }
-    log.info("feature server on {}:{}, project {}, {} views", host, server.getPort(), definitions.project(),
-        definitions.views().size());
+    log.info("feature server on {}:{}, project {}, {} views, {} I/O threads", host, server.getPort(),
+        definitions.project(), definitions.views().size(), ioThreads);
     return this;
   }
 
@@ -198,6 +224,10 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     if (client != null) {
       client.close();
       client = null;
+    }
+    if (loops != null) {
+      loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+      loops = null;
     }
   }
 }

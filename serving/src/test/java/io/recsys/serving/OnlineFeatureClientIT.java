@@ -3,6 +3,11 @@ package io.recsys.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
@@ -18,6 +23,9 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -150,6 +158,63 @@ class OnlineFeatureClientIT {
           .hasMessageContaining("has no feature 'nope'").hasMessageContaining("views");
       assertThatThrownBy(() -> client.get(List.of("u"), List.of("user_activity_1h:views", "item_views_1h:views_1h")))
           .hasMessageContaining("mix entities");
+    }
+  }
+
+  /**
+   * The feature server shares its event loops with the store's Redis connections so that a lookup never changes
+   * threads: a read started on a loop is written, answered and completed on that loop, and a blocking call there
+   * (which would wait for a reply only that loop can read) is refused with the fix instead of hanging.
+   */
+  @Test
+  void readsStartedOnAnEventLoopOfTheStoreCompleteOnThatLoopAndBlockingCallsThereAreRefused(LocalStack stack)
+      throws Exception {
+    EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("it-loop", true),
+        NioIoHandler.newFactory());
+    String u1 = "it-loop-u1-" + System.nanoTime();
+    String u2 = "it-loop-u2-" + System.nanoTime();
+    try (OnlineStore store = OnlineStore.connect(stack.redisUri(), loops)) {
+      OnlineRow r1 = row("user_activity_1h", u1, NOW, List.of(5L, 4L, 3L, 2L));
+      OnlineRow r2 = row("user_activity_1h", u2, NOW, List.of(9L, 8L, 7L, 6L));
+      store.write(List.of(r1, r2), Duration.ofDays(1).toMillis(), 100); // off the loops: allowed
+      List<byte[]> fields = List.of(r1.fieldsAndValues()[0], r1.fieldsAndValues()[6]);
+
+      int checked = 0;
+      for (EventExecutor loop : loops) {
+        Thread loopThread = loop.submit(Thread::currentThread).get(10, TimeUnit.SECONDS);
+        for (List<byte[]> keys : List.of(List.of(r1.key()), List.of(r1.key(), r2.key()))) {
+          CompletableFuture<Thread> completedOn = new CompletableFuture<>();
+          CompletableFuture<List<List<byte[]>>> values = new CompletableFuture<>();
+          loop.execute(() -> store.readAsync(keys, fields).whenComplete((v, e) -> {
+            completedOn.complete(Thread.currentThread());
+            if (e != null) {
+              values.completeExceptionally(e);
+            } else {
+              values.complete(v);
+            }
+          }));
+          assertThat(completedOn.get(10, TimeUnit.SECONDS)).as("%d keys", keys.size()).isSameAs(loopThread);
+          List<List<byte[]>> got = values.get(10, TimeUnit.SECONDS);
+          assertThat(got.get(0)).containsExactly(r1.fieldsAndValues()[1], r1.fieldsAndValues()[7]);
+          if (keys.size() == 2) {
+            assertThat(got.get(1)).containsExactly(r2.fieldsAndValues()[1], r2.fieldsAndValues()[7]);
+          }
+          checked++;
+        }
+        Future<?> blockingRead = loop.submit(() -> store.read(List.of(r1.key()), fields));
+        assertThatThrownBy(() -> blockingRead.get(10, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("use readAsync there");
+        Future<?> blockingWrite = loop.submit(() -> store.write(List.of(r1), new long[] {1000L}));
+        assertThatThrownBy(() -> blockingWrite.get(10, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(IllegalStateException.class);
+      }
+      assertThat(checked).isEqualTo(4);
+      // and off the loops the blocking read works
+      assertThat(store.read(List.of(r2.key()), fields).get(0))
+          .containsExactly(r2.fieldsAndValues()[1], r2.fieldsAndValues()[7]);
+    } finally {
+      loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
     }
   }
 
