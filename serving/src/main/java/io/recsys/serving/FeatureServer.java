@@ -133,16 +133,20 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
     }
     // One set of event loops for gRPC and Redis, and Redis connections on every loop (OnlineStore): a lookup
     // sends its HMGETs on the loop that received the call, and that loop reads the replies and sends the answer.
-    // With gRPC and Redisson on loops of their own, a call crossed threads twice; on 2 cores the one-loop path
-    // cut FeastClient's 1 x 250 p99 by about a quarter (BENCHMARKS.md).
+    // With gRPC and Redisson on loops of their own, a call crossed threads twice; on 2 cores the one-thread path
+    // cut FeastClient's 1 x 250 p99 by about a sixth in alternating runs (BENCHMARKS.md).
     loops = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("feature-server-io", true),
         NioIoHandler.newFactory());
     OnlineStore store;
     try {
       store = OnlineStore.connect(redis, loops);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException("cannot connect to Redis at " + redis + " (" + e.getMessage()
-          + "); start it (./run stack up) or fix --redis", e);
+      Throwable why = e;
+      while (why.getCause() != null && why.getCause() != why) {
+        why = why.getCause(); // Redisson's reason, without the ExecutionException around it
+      }
+      throw new IllegalArgumentException("cannot connect to Redis at " + redis + " ("
+          + (why.getMessage() == null ? why : why.getMessage()) + "); start it (./run stack up) or fix --redis", e);
     }
     client = new OnlineFeatureClient(store, definitions, Clock.systemUTC());
     if (!client.ping()) {
