@@ -292,8 +292,7 @@ public final class OnlineStore implements AutoCloseable {
    * {@link #connect(String, EventLoopGroup)}. For servers whose request threads must not wait on Redis.
    */
   public CompletionStage<List<List<byte[]>>> readAsync(List<byte[]> keys, List<byte[]> fields) {
-    CommandAsyncExecutor commands = loopExecutors.isEmpty() ? executor
-        : loopExecutors.getOrDefault(Thread.currentThread(), executor);
+    CommandAsyncExecutor commands = loopExecutors.getOrDefault(Thread.currentThread(), executor);
     if (keys.size() == 1) {
       byte[] key = keys.get(0);
       RFuture<List<Object>> f = commands.readAsync(key, ByteArrayCodec.INSTANCE, RedisCommands.HMGET,
@@ -401,7 +400,7 @@ public final class OnlineStore implements AutoCloseable {
   }
 
   private void refuseOnLoop(String call) {
-    if (!loopExecutors.isEmpty() && loopExecutors.containsKey(Thread.currentThread())) {
+    if (loopExecutors.containsKey(Thread.currentThread())) {
       throw new IllegalStateException("OnlineStore." + call + " blocks, and on " + Thread.currentThread().getName()
           + ", an event loop of this store, it would wait for a reply that only this thread can read; use readAsync "
           + "there, or call it from another thread");

@@ -142,7 +142,7 @@ public final class FeatureServer implements Callable<Integer>, AutoCloseable {
       store = OnlineStore.connect(redis, loops);
     } catch (RuntimeException e) {
       Throwable why = e;
-      while (why.getCause() != null && why.getCause() != why) {
+      while (why.getCause() != null) {
         why = why.getCause(); // Redisson's reason, without the ExecutionException around it
       }
       throw new IllegalArgumentException("cannot connect to Redis at " + redis + " ("
