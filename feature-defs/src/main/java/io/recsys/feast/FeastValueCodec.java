@@ -1,10 +1,14 @@
 package io.recsys.feast;
 
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.Descriptors;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.WireFormat;
 import feast.proto.types.ValueProto;
 import feast.proto.types.ValueProto.Value;
 import io.recsys.features.ValueType;
+import java.io.IOException;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
@@ -73,6 +77,35 @@ public final class FeastValueCodec {
       throw new IllegalArgumentException("not a serialized feast.types.Value (" + bytes.length + " bytes)", e);
     }
   }
+
+  /**
+   * Whether stored Value bytes are the empty Value (a stored null: no field of Value's {@code val} oneof), checked
+   * without parsing them into a Value: the wire format is walked field by field, and a field that Value does not
+   * know (by number and wire type) is skipped, as a parser keeps it aside. Strings are not checked for UTF-8. For servers that pass the bytes on as they are.
+   *
+   * @throws IllegalArgumentException when the bytes are not protobuf's wire format (as {@link #decode} throws)
+   */
+  public static boolean isNull(byte[] bytes) {
+    if (bytes == null || bytes.length == 0) {
+      return true;
+    }
+    CodedInputStream in = CodedInputStream.newInstance(bytes);
+    boolean set = false;
+    try {
+      for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+        Descriptors.FieldDescriptor field = VALUE_FIELDS.findFieldByNumber(WireFormat.getTagFieldNumber(tag));
+        set |= field != null && WireFormat.getTagWireType(tag) == field.getLiteType().getWireType();
+        if (!in.skipField(tag)) {
+          throw new InvalidProtocolBufferException("end-group tag outside a group");
+        }
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException("not a serialized feast.types.Value (" + bytes.length + " bytes)", e);
+    }
+    return !set;
+  }
+
+  private static final Descriptors.Descriptor VALUE_FIELDS = Value.getDescriptor();
 
   /** The plain Java value of a Value: Long, Integer, Double, Float, String, Boolean, List, or null. */
   public static Object toJava(Value v) {

@@ -1,23 +1,29 @@
 package io.recsys.serving;
 
-import com.google.protobuf.Timestamp;
-import feast.proto.serving.ServingAPIProto.FeatureList;
 import feast.proto.serving.ServingAPIProto.FieldStatus;
 import feast.proto.serving.ServingAPIProto.GetFeastServingInfoRequest;
 import feast.proto.serving.ServingAPIProto.GetFeastServingInfoResponse;
 import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesRequest;
 import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesResponse;
 import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesResponse.FeatureVector;
-import feast.proto.serving.ServingAPIProto.GetOnlineFeaturesResponseMetadata;
 import feast.proto.serving.ServingServiceGrpc;
 import feast.proto.types.ValueProto.RepeatedValue;
 import feast.proto.types.ValueProto.Value;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.recsys.feast.FeastValueCodec;
 import io.recsys.features.Entity;
 import io.recsys.serving.OnlineFeatureClient.Ref;
 import io.recsys.serving.OnlineFeatureClient.StoredValue;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,12 +49,24 @@ import org.slf4j.LoggerFactory;
  * entity costs one pipelined Redis round trip.
  *
  * <p>Bad requests get INVALID_ARGUMENT or NOT_FOUND with a message naming the problem; an unreachable Redis gets
- * UNAVAILABLE. Nothing a client sends stops the server.
+ * UNAVAILABLE; a stored value that is not a serialized Value gets DATA_LOSS naming the feature and the entity.
+ * Nothing a client sends stops the server.
+ *
+ * <p>Stored values are passed on as Redis returns them, not parsed: the response is written as bytes by
+ * {@link OnlineFeaturesResponseWriter}, and only their wire format is walked (for the NULL_VALUE status).
  */
-final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBase {
+final class FeastServingService implements BindableService {
 
   private static final Logger LOG = LoggerFactory.getLogger(FeastServingService.class);
-  private static final Timestamp NO_TIME = Timestamp.getDefaultInstance();
+
+  /**
+   * GetOnlineFeatures as Feast's stub declares it, with the response marshalled from the bytes that
+   * {@link OnlineFeaturesResponseWriter} wrote (the request is parsed by Feast's own marshaller). On the wire it is
+   * Feast's method: same name, same messages.
+   */
+  static final MethodDescriptor<GetOnlineFeaturesRequest, byte[]> GET_ONLINE_FEATURES =
+      ServingServiceGrpc.getGetOnlineFeaturesMethod().toBuilder(
+          ServingServiceGrpc.getGetOnlineFeaturesMethod().getRequestMarshaller(), new SerializedResponse()).build();
 
   private final OnlineFeatureClient client;
   private final ServingMetrics metrics;
@@ -60,8 +78,46 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
     this.version = version;
   }
 
+  /** Feast's ServingService: its two methods, GetOnlineFeatures with the response written as bytes. */
   @Override
-  public void getFeastServingInfo(GetFeastServingInfoRequest request,
+  public ServerServiceDefinition bindService() {
+    ServiceDescriptor feast = ServingServiceGrpc.getServiceDescriptor();
+    MethodDescriptor<GetFeastServingInfoRequest, GetFeastServingInfoResponse> info =
+        ServingServiceGrpc.getGetFeastServingInfoMethod();
+    if (feast.getMethods().size() != 2) {
+      throw new IllegalStateException("Feast's ServingService has " + feast.getMethods() + "; this server serves "
+          + info.getFullMethodName() + " and " + GET_ONLINE_FEATURES.getFullMethodName() + " (feast-serving-client "
+          + "0.38)");
+    }
+    ServiceDescriptor service = ServiceDescriptor.newBuilder(feast.getName())
+        .setSchemaDescriptor(feast.getSchemaDescriptor())
+        .addMethod(info)
+        .addMethod(GET_ONLINE_FEATURES)
+        .build();
+    return ServerServiceDefinition.builder(service)
+        .addMethod(info, ServerCalls.asyncUnaryCall(this::getFeastServingInfo))
+        .addMethod(GET_ONLINE_FEATURES, ServerCalls.asyncUnaryCall(this::getOnlineFeatures))
+        .build();
+  }
+
+  /** A response that is bytes already: sent as they are (gRPC reads a ByteArrayInputStream's length). */
+  private static final class SerializedResponse implements MethodDescriptor.Marshaller<byte[]> {
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  void getFeastServingInfo(GetFeastServingInfoRequest request,
       StreamObserver<GetFeastServingInfoResponse> out) {
     out.onNext(GetFeastServingInfoResponse.newBuilder().setVersion(version).build());
     out.onCompleted();
@@ -72,10 +128,9 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
    * runs handlers without a hand-off, {@link FeatureServer}), sends the Redis reads without waiting for them,
    * and answers from Redisson's I/O thread when the replies are in. No thread waits on Redis.
    */
-  @Override
-  public void getOnlineFeatures(GetOnlineFeaturesRequest request, StreamObserver<GetOnlineFeaturesResponse> out) {
+  void getOnlineFeatures(GetOnlineFeaturesRequest request, StreamObserver<byte[]> out) {
     long start = System.nanoTime();
-    CompletionStage<GetOnlineFeaturesResponse> answer;
+    CompletionStage<byte[]> answer;
     try {
       answer = answer(request);
     } catch (RuntimeException e) {
@@ -100,7 +155,7 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
   }
 
   /** Maps a failure to the gRPC status the class comment names, answers with it and records the outcome. */
-  private void fail(StreamObserver<GetOnlineFeaturesResponse> out, Throwable error, long start) {
+  private void fail(StreamObserver<byte[]> out, Throwable error, long start) {
     String outcome;
     Status status;
     if (error instanceof IllegalArgumentException) {
@@ -109,6 +164,10 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
     } else if (error instanceof NotFound) {
       outcome = "not_found";
       status = Status.NOT_FOUND.withDescription(error.getMessage());
+    } else if (error instanceof CorruptValue) {
+      outcome = "data_loss";
+      LOG.error("GetOnlineFeatures: {}", error.getMessage());
+      status = Status.DATA_LOSS.withDescription(error.getMessage());
     } else if (error instanceof RedisException) {
       outcome = "unavailable";
       LOG.warn("GetOnlineFeatures: online store read failed: {}", error.toString());
@@ -132,11 +191,19 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
     }
   }
 
+  /** A stored value that is not a serialized Value: the store's data is bad, not the request. */
+  private static final class CorruptValue extends RuntimeException {
+    CorruptValue(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
   /**
-   * The response to a request. Bad requests throw here (IllegalArgumentException, NotFound); the Redis reads
-   * are sent before this returns, and the stage completes when they are in.
+   * The response to a request, serialized (a {@link GetOnlineFeaturesResponse}). Bad requests throw here
+   * (IllegalArgumentException, NotFound); the Redis reads are sent before this returns, and the stage completes
+   * when they are in.
    */
-  CompletionStage<GetOnlineFeaturesResponse> answer(GetOnlineFeaturesRequest request) {
+  CompletionStage<byte[]> answer(GetOnlineFeaturesRequest request) {
     if (request.getKindCase() == GetOnlineFeaturesRequest.KindCase.FEATURE_SERVICE) {
       throw new NotFound("feature service '" + request.getFeatureService() + "' is not defined: features.yaml "
           + "defines feature views only; ask for features as \"view:feature\"");
@@ -183,20 +250,12 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
 
     // Column names: join keys first (as Feast does), then the features.
     List<String> columnNames = new ArrayList<>();
-    List<FeatureVector.Builder> columns = new ArrayList<>();
     for (String entityName : byEntity.keySet()) {
-      String joinKey = client.definitions().entities().get(entityName).joinKey();
-      columnNames.add(joinKey);
-      FeatureVector.Builder col = FeatureVector.newBuilder();
-      for (Value v : entities.get(joinKey).getValList()) {
-        col.addValues(v).addStatuses(FieldStatus.PRESENT).addEventTimestamps(NO_TIME);
-      }
-      columns.add(col);
+      columnNames.add(client.definitions().entities().get(entityName).joinKey());
     }
+    int joinKeys = columnNames.size();
     Map<String, String> seen = new HashMap<>();
-    FeatureVector.Builder[] featureColumns = new FeatureVector.Builder[refs.size()];
-    for (int i = 0; i < refs.size(); i++) {
-      Ref r = refs.get(i);
+    for (Ref r : refs) {
       String name = request.getFullFeatureNames()
           ? r.view().name() + "__" + r.feature().name()
           : r.feature().name();
@@ -206,38 +265,62 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
             + "'; set full_feature_names to get \"view__feature\" names (Feast's rule)");
       }
       columnNames.add(name);
-      featureColumns[i] = FeatureVector.newBuilder();
-      columns.add(featureColumns[i]);
     }
 
     // One round trip per entity, all sent at once.
     List<CompletableFuture<List<List<StoredValue>>>> reads = new ArrayList<>(byEntity.size());
     List<List<Integer>> groups = new ArrayList<>(byEntity.size());
+    List<String> groupEntities = new ArrayList<>(byEntity.size());
     for (Map.Entry<String, List<Integer>> group : byEntity.entrySet()) {
       List<Integer> indexes = group.getValue();
       List<String> groupNames = indexes.size() == names.size() ? names
           : indexes.stream().map(names::get).toList();
       groups.add(indexes);
+      groupEntities.add(group.getKey());
       reads.add(client.lookupAsync(keyValues.get(group.getKey()), client.plan(groupNames)).toCompletableFuture());
     }
     int rowCount = rows;
     return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0])).thenApply(done -> {
+      OnlineFeaturesResponseWriter response = new OnlineFeaturesResponseWriter(columnNames.size(), rowCount);
+      for (int c = 0; c < columnNames.size(); c++) {
+        response.name(c, columnNames.get(c));
+      }
+      for (int c = 0; c < joinKeys; c++) {
+        List<Value> keys = entities.get(columnNames.get(c)).getValList();
+        for (int row = 0; row < rowCount; row++) {
+          response.set(c, row, keys.get(row).toByteArray(), FieldStatus.PRESENT, OnlineFeaturesResponseWriter.empty());
+        }
+      }
+      Instant lastTime = null; // the values of a view row share their Instant: its Timestamp is written once
+      byte[] lastTimestamp = null;
       for (int g = 0; g < groups.size(); g++) {
         List<Integer> indexes = groups.get(g);
-        for (List<StoredValue> row : reads.get(g).join()) {
+        List<List<StoredValue>> group = reads.get(g).join();
+        for (int row = 0; row < group.size(); row++) {
+          List<StoredValue> values = group.get(row);
           for (int i = 0; i < indexes.size(); i++) {
-            StoredValue v = row.get(i);
-            featureColumns[indexes.get(i)].addValues(v.value()).addStatuses(status(v))
-                .addEventTimestamps(timestamp(v.eventTime()));
+            StoredValue v = values.get(i);
+            Instant t = v.eventTime();
+            if (t != lastTime) {
+              lastTime = t;
+              lastTimestamp = t == null ? OnlineFeaturesResponseWriter.empty() : FeastValueCodec.encodeTimestamp(t);
+            }
+            FieldStatus status;
+            try {
+              status = status(v);
+            } catch (IllegalArgumentException e) {
+              Entity entity = client.definitions().entities().get(groupEntities.get(g));
+              throw new CorruptValue("the online store's value of " + refs.get(indexes.get(i)).ref() + " for "
+                  + entity.joinKey() + "=" + keyValues.get(entity.name()).get(row) + " is " + e.getMessage()
+                  + "; write it again (materialize the view, or replay its events)", e);
+            }
+            response.set(joinKeys + indexes.get(i), row, v.bytes(), status, lastTimestamp);
           }
         }
       }
-      GetOnlineFeaturesResponse.Builder response = GetOnlineFeaturesResponse.newBuilder()
-          .setMetadata(GetOnlineFeaturesResponseMetadata.newBuilder()
-              .setFeatureNames(FeatureList.newBuilder().addAllVal(columnNames)));
-      columns.forEach(c -> response.addResults(c.build()));
+      byte[] bytes = response.toByteArray();
       metrics.served(rowCount, refs.size());
-      return response.build();
+      return bytes;
     });
   }
 
@@ -259,14 +342,9 @@ final class FeastServingService extends ServingServiceGrpc.ServingServiceImplBas
 
   private static FieldStatus status(StoredValue v) {
     return switch (v.status()) {
-      case PRESENT -> v.value().getValCase() == Value.ValCase.VAL_NOT_SET ? FieldStatus.NULL_VALUE
-          : FieldStatus.PRESENT;
+      case PRESENT -> FeastValueCodec.isNull(v.bytes()) ? FieldStatus.NULL_VALUE : FieldStatus.PRESENT;
       case NOT_FOUND -> FieldStatus.NOT_FOUND;
       case OUTSIDE_MAX_AGE -> FieldStatus.OUTSIDE_MAX_AGE;
     };
-  }
-
-  private static Timestamp timestamp(Instant t) {
-    return t == null ? NO_TIME : Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
   }
 }

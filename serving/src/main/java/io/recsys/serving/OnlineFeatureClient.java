@@ -1,6 +1,5 @@
 package io.recsys.serving;
 
-import feast.proto.types.ValueProto.Value;
 import io.recsys.feast.FeastKeyCodec;
 import io.recsys.feast.FeastValueCodec;
 import io.recsys.features.Entity;
@@ -37,7 +36,7 @@ public final class OnlineFeatureClient implements AutoCloseable {
   /** One value: the Java value (null unless PRESENT), its status and the view row's event time. */
   public record FeatureValue(Object value, Status status, Instant eventTime) {}
 
-  private static final Value EMPTY = Value.getDefaultInstance();
+  private static final byte[] NO_BYTES = new byte[0];
 
   private final FeatureDefinitions definitions;
   private final OnlineStore store;
@@ -101,7 +100,7 @@ public final class OnlineFeatureClient implements AutoCloseable {
       Map<String, FeatureValue> row = new LinkedHashMap<>(n * 4 / 3 + 1); // sized once: no rehash while filling
       for (int i = 0; i < n; i++) {
         StoredValue v = values.get(i);
-        Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(v.value()) : null;
+        Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(FeastValueCodec.decode(v.bytes())) : null;
         row.put(plan.refs().get(i).ref(), new FeatureValue(java, v.status(), v.eventTime()));
       }
       out.add(row);
@@ -110,10 +109,12 @@ public final class OnlineFeatureClient implements AutoCloseable {
   }
 
   /**
-   * One value as stored: the Feast {@code feast.types.Value} (the empty Value unless PRESENT; a stored null is
-   * also the empty Value), its status and the view row's event time (null when the view has no row).
+   * One value as stored, not parsed: the bytes of its serialized Feast {@code feast.types.Value} when PRESENT
+   * (empty for a stored null, as Feast writes the empty Value), no bytes otherwise; its status; and the view
+   * row's event time (null when the view has no row). The bytes are Redis's reply itself, shared: do not change
+   * them. {@link FeastValueCodec#decode} parses them; the gRPC server passes them on as they are.
    */
-  public record StoredValue(Value value, Status status, Instant eventTime) {}
+  public record StoredValue(byte[] bytes, Status status, Instant eventTime) {}
 
   /** A resolved feature reference. */
   public record Ref(String ref, FeatureView view, Feature feature) {}
@@ -169,8 +170,8 @@ public final class OnlineFeatureClient implements AutoCloseable {
   }
 
   /**
-   * Like {@link #get} but with the values as Feast protobufs, for the gRPC server: one list per entity value,
-   * one {@link StoredValue} per reference of the plan, in order.
+   * Like {@link #get} but with the values as stored (serialized Feast protobufs), for servers: one list per
+   * entity value, one {@link StoredValue} per reference of the plan, in order.
    */
   public List<List<StoredValue>> lookup(List<String> entityValues, Plan plan) {
     return decode(store.read(redisKeys(entityValues, plan), plan.fields()), plan);
@@ -207,11 +208,11 @@ public final class OnlineFeatureClient implements AutoCloseable {
         Instant t = ts[tsOfRef[i]];
         byte[] raw = values.get(i);
         if (t == null || raw == null) {
-          row.add(new StoredValue(EMPTY, Status.NOT_FOUND, t));
+          row.add(new StoredValue(NO_BYTES, Status.NOT_FOUND, t));
         } else if (t.plus(refs.get(i).view().ttl()).isBefore(now)) {
-          row.add(new StoredValue(EMPTY, Status.OUTSIDE_MAX_AGE, t));
+          row.add(new StoredValue(NO_BYTES, Status.OUTSIDE_MAX_AGE, t));
         } else {
-          row.add(new StoredValue(FeastValueCodec.decode(raw), Status.PRESENT, t));
+          row.add(new StoredValue(raw, Status.PRESENT, t));
         }
       }
       out.add(row);

@@ -19,6 +19,7 @@ import io.grpc.health.v1.HealthGrpc;
 import io.grpc.health.v1.HealthProto.HealthCheckRequest;
 import io.grpc.health.v1.HealthProto.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.recsys.feast.FeastKeyCodec;
 import io.recsys.features.FeatureDefinitions;
 import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
@@ -50,7 +51,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.redisson.Redisson;
+import org.redisson.api.RScript;
+import org.redisson.api.RedissonClient;
 import org.redisson.client.RedisException;
+import org.redisson.client.codec.ByteArrayCodec;
+import org.redisson.config.Config;
 
 /**
  * Serving code written against the official Feast Java client ({@code dev.feast.FeastClient} 0.38.0) works
@@ -66,6 +72,8 @@ class FeastServingIT {
   static final String U1 = "grpc-u1-" + System.nanoTime();
   static final String U2 = "grpc-u2-" + System.nanoTime();
   static final String ITEM = "grpc-item-" + System.nanoTime();
+  static final String U3 = "grpc-u3-" + System.nanoTime(); // a stored null
+  static final String U4 = "grpc-u4-" + System.nanoTime(); // a stored value that is not a Value
 
   static FeatureServer server;
 
@@ -84,7 +92,9 @@ class FeastServingIT {
           row("user_recent_items", U1, NOW.minusSeconds(30), List.of(List.of("i9", "i4"), List.of("i2"))),
           // seven hours old: user_activity_1h's TTL is 6h
           row("user_activity_1h", U2, NOW.minus(Duration.ofHours(7)), List.of(1L, 0L, 0L, 0L)),
-          row("item_popularity", ITEM, NOW.minusSeconds(10), List.of(40L, 2L, 0.05))),
+          row("item_popularity", ITEM, NOW.minusSeconds(10), List.of(40L, 2L, 0.05)),
+          row("user_activity_1h", U3, NOW.minusSeconds(60), withNull),
+          row("user_activity_1h", U4, NOW.minusSeconds(60), List.of(5L, 0L, 0L, 0L))),
           Duration.ofDays(2).toMillis(), 100);
     }
     server = FeatureServer.start(stack.redisUri(), DEFS, 0);
@@ -178,6 +188,46 @@ class FeastServingIT {
       assertThat(ok.getResults(1).getValues(0).getInt64Val()).isEqualTo(3L);
       assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.getDefaultInstance()).getStatus())
           .isEqualTo(ServingStatus.SERVING);
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
+  void aStoredNullIsNullValueAndABrokenStoredValueGetsDataLossNamingIt(LocalStack stack) {
+    // U4's views overwritten with a truncated Value (a string that says 5 bytes follow, and 1 does)
+    byte[] key = FeastKeyCodec.redisKey(DEFS.project(), "user_id", U4);
+    Config config = new Config();
+    config.useSingleServer().setAddress(stack.redisUri());
+    RedissonClient redis = Redisson.create(config);
+    try {
+      redis.getScript(ByteArrayCodec.INSTANCE).eval(RScript.Mode.READ_WRITE,
+          "return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])", RScript.ReturnType.INTEGER,
+          List.<Object>of(key), FeastKeyCodec.featureField("user_activity_1h", "views"), new byte[] {0x12, 0x05, 0x61});
+    } finally {
+      redis.shutdown();
+    }
+    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    try {
+      var stub = ServingServiceGrpc.newBlockingStub(channel);
+      GetOnlineFeaturesResponse nulls = stub.getOnlineFeatures(
+          request(List.of("user_activity_1h:views", "user_activity_1h:purchases"), "user_id", strings(U3)));
+      assertThat(nulls.getResults(1).getStatuses(0)).isEqualTo(FieldStatus.PRESENT);
+      assertThat(nulls.getResults(1).getValues(0).getInt64Val()).isEqualTo(0L);
+      assertThat(nulls.getResults(2).getStatuses(0)).isEqualTo(FieldStatus.NULL_VALUE);
+      assertThat(nulls.getResults(2).getValues(0).getValCase()).isEqualTo(Value.ValCase.VAL_NOT_SET);
+      assertThat(nulls.getResults(2).getEventTimestamps(0).getSeconds()).isEqualTo(NOW.minusSeconds(60).getEpochSecond());
+
+      assertThatThrownBy(() -> stub.getOnlineFeatures(
+          request(List.of("user_activity_1h:clicks", "user_activity_1h:views"), "user_id", strings(U4))))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
+              .isEqualTo(Status.Code.DATA_LOSS))
+          .hasMessageContaining("user_activity_1h:views for user_id=" + U4)
+          .hasMessageContaining("not a serialized feast.types.Value");
+      // the other features of that row, and the server, are fine
+      GetOnlineFeaturesResponse clicks = stub.getOnlineFeatures(
+          request(List.of("user_activity_1h:clicks"), "user_id", strings(U4)));
+      assertThat(clicks.getResults(1).getStatuses(0)).isEqualTo(FieldStatus.PRESENT);
     } finally {
       channel.shutdownNow();
     }
