@@ -94,6 +94,9 @@ public final class OnlineStore implements AutoCloseable {
   private static RedissonClient create(String address, EventLoop loop) {
     Config config = new Config();
     config.setCodec(ByteArrayCodec.INSTANCE);
+    // The store keeps bytes, never Redisson objects: without references, Redisson does not check every element of
+    // every reply for one (13% of our client's Redisson-thread samples reading 100 entities x 50 features).
+    config.setReferenceEnabled(false);
     if (loop == null) {
       config.setNettyThreads(4);
     } else {
