@@ -9,6 +9,7 @@ import feast.proto.types.ValueProto;
 import feast.proto.types.ValueProto.Value;
 import io.recsys.features.ValueType;
 import java.io.IOException;
+import java.time.DateTimeException;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
@@ -106,6 +107,51 @@ public final class FeastValueCodec {
   }
 
   private static final Descriptors.Descriptor VALUE_FIELDS = Value.getDescriptor();
+
+  /**
+   * The plain Java value of stored Value bytes, as {@code toJava(decode(bytes))} gives it. A Value of one scalar
+   * (INT64, DOUBLE, STRING, ...: what the windowed features store) is read straight from the bytes with
+   * protobuf's {@link CodedInputStream}, without a Value message: parsing Values was over half of the lookup
+   * threads' CPU in a profile of our client reading 100 entities x 50 features (BENCHMARKS.md, lookups notes).
+   * Anything else (lists, several fields, unknown fields, malformed bytes) goes through the parser.
+   *
+   * @throws IllegalArgumentException when the bytes are not a serialized Value (as {@link #decode} throws)
+   */
+  public static Object toJava(byte[] bytes) {
+    if (bytes == null || bytes.length == 0) {
+      return null;
+    }
+    try {
+      CodedInputStream in = CodedInputStream.newInstance(bytes);
+      Object v = switch (in.readTag()) {
+        case INT64 -> in.readInt64();
+        case DOUBLE -> in.readDouble();
+        case STRING -> in.readStringRequireUtf8();
+        case INT32 -> in.readInt32();
+        case FLOAT -> in.readFloat();
+        case BOOL -> in.readBool();
+        case UNIX_TIMESTAMP -> Instant.ofEpochSecond(in.readInt64());
+        case BYTES -> in.readByteArray();
+        default -> null;
+      };
+      if (v != null && in.isAtEnd()) {
+        return v;
+      }
+    } catch (IOException | DateTimeException e) {
+      // the parser below reads it the way a Value is read, or says what is wrong with it
+    }
+    return toJava(decode(bytes));
+  }
+
+  private static final int VARINT = WireFormat.WIRETYPE_VARINT;
+  private static final int INT64 = Value.INT64_VAL_FIELD_NUMBER << 3 | VARINT;
+  private static final int DOUBLE = Value.DOUBLE_VAL_FIELD_NUMBER << 3 | WireFormat.WIRETYPE_FIXED64;
+  private static final int STRING = Value.STRING_VAL_FIELD_NUMBER << 3 | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+  private static final int INT32 = Value.INT32_VAL_FIELD_NUMBER << 3 | VARINT;
+  private static final int FLOAT = Value.FLOAT_VAL_FIELD_NUMBER << 3 | WireFormat.WIRETYPE_FIXED32;
+  private static final int BOOL = Value.BOOL_VAL_FIELD_NUMBER << 3 | VARINT;
+  private static final int UNIX_TIMESTAMP = Value.UNIX_TIMESTAMP_VAL_FIELD_NUMBER << 3 | VARINT;
+  private static final int BYTES = Value.BYTES_VAL_FIELD_NUMBER << 3 | WireFormat.WIRETYPE_LENGTH_DELIMITED;
 
   /** The plain Java value of a Value: Long, Integer, Double, Float, String, Boolean, List, or null. */
   public static Object toJava(Value v) {

@@ -43,6 +43,44 @@ class FeastValueCodecTest {
     assertThat(FeastValueCodec.isNull(null)).isTrue();
   }
 
+  /** The fast read of stored bytes must give what parsing the Value gives, for every kind of Value. */
+  @Test
+  void toJavaOfStoredBytesIsWhatTheParsedValueGives() throws Exception {
+    List<byte[]> stored = List.of(
+        new byte[0],
+        FeastValueCodec.encode(ValueType.INT64, 0L),
+        FeastValueCodec.encode(ValueType.INT64, -7L),
+        FeastValueCodec.encode(ValueType.INT64, Long.MAX_VALUE),
+        FeastValueCodec.encode(ValueType.INT32, -300),
+        FeastValueCodec.encode(ValueType.DOUBLE, 0.125),
+        FeastValueCodec.encode(ValueType.DOUBLE, Double.NaN),
+        FeastValueCodec.encode(ValueType.FLOAT, -2.5f),
+        FeastValueCodec.encode(ValueType.BOOL, true),
+        FeastValueCodec.encode(ValueType.BOOL, false),
+        FeastValueCodec.encode(ValueType.STRING, ""),
+        FeastValueCodec.encode(ValueType.STRING, "électronique"),
+        FeastValueCodec.encode(ValueType.STRING_LIST, List.of("i1", "i2")),
+        FeastValueCodec.encode(ValueType.INT64_LIST, List.of(1L, 2L)),
+        FeastValueCodec.encode(ValueType.DOUBLE_LIST, List.of(0.5)),
+        Value.newBuilder().setUnixTimestampVal(1_764_000_000L).build().toByteArray(),
+        Value.newBuilder().setBytesVal(ByteString.copyFrom(new byte[] {9, 8})).build().toByteArray(),
+        Value.newBuilder().setNullVal(Null.NULL).build().toByteArray(),
+        field(100, 7),                                                  // unknown field only: null
+        concat(FeastValueCodec.encode(ValueType.INT64, 5L), field(100, 2)), // a scalar and an unknown field
+        concat(FeastValueCodec.encode(ValueType.INT64, 5L), FeastValueCodec.encode(ValueType.STRING, "last")),
+        field(Value.INT64_VAL_FIELD_NUMBER, 3));                         // int64's number, wrong wire type
+
+    for (byte[] bytes : stored) {
+      assertThat(FeastValueCodec.toJava(bytes)).as("%s", java.util.HexFormat.of().formatHex(bytes))
+          .isEqualTo(FeastValueCodec.toJava(Value.parseFrom(bytes)));
+    }
+    assertThat(FeastValueCodec.toJava((byte[]) null)).isNull();
+    // a string that is not UTF-8 is refused as the parser refuses it
+    byte[] notUtf8 = {0x12, 0x02, (byte) 0xC3, 0x28};
+    assertThatThrownBy(() -> FeastValueCodec.toJava(notUtf8)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not a serialized feast.types.Value");
+  }
+
   @Test
   void isNullRefusesBytesThatAreNotAValue() {
     byte[] truncated = FeastValueCodec.encode(ValueType.STRING, "truncated");

@@ -100,7 +100,7 @@ public final class OnlineFeatureClient implements AutoCloseable {
       Map<String, FeatureValue> row = new LinkedHashMap<>(n * 4 / 3 + 1); // sized once: no rehash while filling
       for (int i = 0; i < n; i++) {
         StoredValue v = values.get(i);
-        Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(FeastValueCodec.decode(v.bytes())) : null;
+        Object java = v.status() == Status.PRESENT ? FeastValueCodec.toJava(v.bytes()) : null;
         row.put(plan.refs().get(i).ref(), new FeatureValue(java, v.status(), v.eventTime()));
       }
       out.add(row);
