@@ -18,6 +18,7 @@ import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.recsys.feast.FeastValueCodec;
 import io.recsys.features.Entity;
+import io.recsys.serving.OnlineFeatureClient.Plan;
 import io.recsys.serving.OnlineFeatureClient.Ref;
 import io.recsys.serving.OnlineFeatureClient.StoredValue;
 import java.io.ByteArrayInputStream;
@@ -33,6 +34,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import org.redisson.client.RedisException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -212,18 +214,13 @@ final class FeastServingService implements BindableService {
     if (names.isEmpty()) {
       throw new IllegalArgumentException("no features requested; set features to a list of \"view:feature\"");
     }
-    List<Ref> refs = client.resolve(names);
+    Shape shape = shape(names, request.getFullFeatureNames());
     if (!request.getRequestContextMap().isEmpty()) {
       throw new IllegalArgumentException("request_context is for on-demand feature views, which this server "
           + "does not have; remove it");
     }
 
-    // Which join keys are needed, their values as strings (the online key), and the number of rows.
-    // Grouped by index: Ref records hash their whole view, which is too slow for a per-request map key.
-    Map<String, List<Integer>> byEntity = new LinkedHashMap<>();
-    for (int i = 0; i < refs.size(); i++) {
-      byEntity.computeIfAbsent(refs.get(i).view().entity(), e -> new ArrayList<>()).add(i);
-    }
+    // The number of rows, and the join keys' values as strings (the online keys).
     Map<String, RepeatedValue> entities = request.getEntitiesMap();
     int rows = -1;
     for (Map.Entry<String, RepeatedValue> e : entities.entrySet()) {
@@ -234,52 +231,27 @@ final class FeastServingService implements BindableService {
       }
       rows = n;
     }
-    Map<String, List<String>> keyValues = new HashMap<>();
-    for (String entityName : byEntity.keySet()) {
-      Entity entity = client.definitions().entities().get(entityName);
+    List<Group> groups = shape.groups();
+    List<List<String>> keyValues = new ArrayList<>(groups.size());
+    for (Group group : groups) {
+      Entity entity = group.entity();
       RepeatedValue column = entities.get(entity.joinKey());
       if (column == null) {
-        throw new IllegalArgumentException("features of entity " + entityName + " need its join key '"
+        throw new IllegalArgumentException("features of entity " + entity.name() + " need its join key '"
             + entity.joinKey() + "' in entities; got " + entities.keySet());
       }
-      keyValues.put(entityName, keys(entity, column));
+      keyValues.add(keys(entity, column));
     }
-    if (rows < 0) {
-      rows = 0;
-    }
-
-    // Column names: join keys first (as Feast does), then the features.
-    List<String> columnNames = new ArrayList<>();
-    for (String entityName : byEntity.keySet()) {
-      columnNames.add(client.definitions().entities().get(entityName).joinKey());
-    }
-    int joinKeys = columnNames.size();
-    Map<String, String> seen = new HashMap<>();
-    for (Ref r : refs) {
-      String name = request.getFullFeatureNames()
-          ? r.view().name() + "__" + r.feature().name()
-          : r.feature().name();
-      String earlier = seen.putIfAbsent(name, r.ref());
-      if (earlier != null) {
-        throw new IllegalArgumentException("'" + earlier + "' and '" + r.ref() + "' would both be named '" + name
-            + "'; set full_feature_names to get \"view__feature\" names (Feast's rule)");
-      }
-      columnNames.add(name);
-    }
+    int rowCount = Math.max(rows, 0);
 
     // One round trip per entity, all sent at once.
-    List<CompletableFuture<List<List<StoredValue>>>> reads = new ArrayList<>(byEntity.size());
-    List<List<Integer>> groups = new ArrayList<>(byEntity.size());
-    List<String> groupEntities = new ArrayList<>(byEntity.size());
-    for (Map.Entry<String, List<Integer>> group : byEntity.entrySet()) {
-      List<Integer> indexes = group.getValue();
-      List<String> groupNames = indexes.size() == names.size() ? names
-          : indexes.stream().map(names::get).toList();
-      groups.add(indexes);
-      groupEntities.add(group.getKey());
-      reads.add(client.lookupAsync(keyValues.get(group.getKey()), client.plan(groupNames)).toCompletableFuture());
+    List<CompletableFuture<List<List<StoredValue>>>> reads = new ArrayList<>(groups.size());
+    for (int g = 0; g < groups.size(); g++) {
+      reads.add(client.lookupAsync(keyValues.get(g), groups.get(g).plan()).toCompletableFuture());
     }
-    int rowCount = rows;
+    List<String> columnNames = shape.columnNames();
+    int joinKeys = groups.size(); // the join keys' columns come first, as Feast sends them
+    List<Ref> refs = shape.refs();
     return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0])).thenApply(done -> {
       OnlineFeaturesResponseWriter response = new OnlineFeaturesResponseWriter(columnNames.size(), rowCount);
       for (int c = 0; c < columnNames.size(); c++) {
@@ -294,11 +266,11 @@ final class FeastServingService implements BindableService {
       Instant lastTime = null; // the values of a view row share their Instant: its Timestamp is written once
       byte[] lastTimestamp = null;
       for (int g = 0; g < groups.size(); g++) {
-        List<Integer> indexes = groups.get(g);
+        int[] indexes = groups.get(g).indexes();
         List<List<StoredValue>> group = reads.get(g).join();
         for (int row = 0; row < group.size(); row++) {
           List<StoredValue> values = group.get(row);
-          for (int i = 0; i < indexes.size(); i++) {
+          for (int i = 0; i < indexes.length; i++) {
             StoredValue v = values.get(i);
             Instant t = v.eventTime();
             if (t != lastTime) {
@@ -309,12 +281,11 @@ final class FeastServingService implements BindableService {
             try {
               status = status(v);
             } catch (IllegalArgumentException e) {
-              Entity entity = client.definitions().entities().get(groupEntities.get(g));
-              throw new CorruptValue("the online store's value of " + refs.get(indexes.get(i)).ref() + " for "
-                  + entity.joinKey() + "=" + keyValues.get(entity.name()).get(row) + " is " + e.getMessage()
+              throw new CorruptValue("the online store's value of " + refs.get(indexes[i]).ref() + " for "
+                  + groups.get(g).entity().joinKey() + "=" + keyValues.get(g).get(row) + " is " + e.getMessage()
                   + "; write it again (materialize the view, or replay its events)", e);
             }
-            response.set(joinKeys + indexes.get(i), row, v.bytes(), status, lastTimestamp);
+            response.set(joinKeys + indexes[i], row, v.bytes(), status, lastTimestamp);
           }
         }
       }
@@ -322,6 +293,64 @@ final class FeastServingService implements BindableService {
       metrics.served(rowCount, refs.size());
       return bytes;
     });
+  }
+
+  /**
+   * What a list of feature names resolves to, whatever the entity rows: the references; per entity (in the order
+   * of its first feature) the indexes of its references and the plan of its Redis read; and the response's column
+   * names (the entities' join keys, then the features). Serving code sends the same list call after call, so it is
+   * built once per distinct list and cached: a call then costs one look-up of its list instead of resolving 250
+   * names, planning the read and checking the names for clashes again.
+   */
+  private record Shape(List<Ref> refs, List<Group> groups, List<String> columnNames) {}
+
+  private record Group(Entity entity, int[] indexes, Plan plan) {}
+
+  private static final int SHAPE_CACHE_LIMIT = 1024;
+  private final Map<List<String>, Shape> shapes = new ConcurrentHashMap<>();
+  private final Map<List<String>, Shape> fullNameShapes = new ConcurrentHashMap<>();
+
+  /** The cached {@link Shape} of the names; throws for bad names (nothing is cached then). */
+  private Shape shape(List<String> names, boolean fullFeatureNames) {
+    Map<List<String>, Shape> cache = fullFeatureNames ? fullNameShapes : shapes;
+    Shape shape = cache.get(names);
+    if (shape == null) {
+      shape = buildShape(names, fullFeatureNames);
+      if (cache.size() >= SHAPE_CACHE_LIMIT) {
+        cache.clear();
+      }
+      cache.put(List.copyOf(names), shape);
+    }
+    return shape;
+  }
+
+  private Shape buildShape(List<String> names, boolean fullFeatureNames) {
+    List<Ref> refs = client.resolve(names);
+    // Grouped by index: Ref records hash their whole view, which is too slow for a map key.
+    Map<String, List<Integer>> byEntity = new LinkedHashMap<>();
+    for (int i = 0; i < refs.size(); i++) {
+      byEntity.computeIfAbsent(refs.get(i).view().entity(), e -> new ArrayList<>()).add(i);
+    }
+    List<String> columnNames = new ArrayList<>();
+    List<Group> groups = new ArrayList<>();
+    for (Map.Entry<String, List<Integer>> e : byEntity.entrySet()) {
+      Entity entity = client.definitions().entities().get(e.getKey());
+      List<Integer> indexes = e.getValue();
+      List<String> groupNames = indexes.size() == names.size() ? names : indexes.stream().map(names::get).toList();
+      groups.add(new Group(entity, indexes.stream().mapToInt(Integer::intValue).toArray(), client.plan(groupNames)));
+      columnNames.add(entity.joinKey());
+    }
+    Map<String, String> seen = new HashMap<>();
+    for (Ref r : refs) {
+      String name = fullFeatureNames ? r.view().name() + "__" + r.feature().name() : r.feature().name();
+      String earlier = seen.putIfAbsent(name, r.ref());
+      if (earlier != null) {
+        throw new IllegalArgumentException("'" + earlier + "' and '" + r.ref() + "' would both be named '" + name
+            + "'; set full_feature_names to get \"view__feature\" names (Feast's rule)");
+      }
+      columnNames.add(name);
+    }
+    return new Shape(refs, List.copyOf(groups), List.copyOf(columnNames));
   }
 
   /** The online key of each value: Feast keys string entities by the string, so other kinds are refused. */
