@@ -82,7 +82,8 @@ public final class FeastValueCodec {
   /**
    * Whether stored Value bytes are the empty Value (a stored null: no field of Value's {@code val} oneof), checked
    * without parsing them into a Value: the wire format is walked field by field, and a field that Value does not
-   * know (by number and wire type) is skipped, as a parser keeps it aside. Strings are not checked for UTF-8. For servers that pass the bytes on as they are.
+   * know (by number and wire type) is skipped, as a parser keeps it aside. Strings are not checked for UTF-8.
+   * For servers that pass the bytes on as they are.
    *
    * @throws IllegalArgumentException when the bytes are not protobuf's wire format (as {@link #decode} throws)
    */

@@ -11,6 +11,8 @@ import feast.proto.types.ValueProto.Value;
 import io.recsys.features.ValueType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -38,7 +40,7 @@ class FeastValueCodecTest {
 
     for (byte[] bytes : stored) {
       boolean parsedUnset = Value.parseFrom(bytes).getValCase() == Value.ValCase.VAL_NOT_SET;
-      assertThat(FeastValueCodec.isNull(bytes)).as("%s", java.util.HexFormat.of().formatHex(bytes)).isEqualTo(parsedUnset);
+      assertThat(FeastValueCodec.isNull(bytes)).as("%s", HexFormat.of().formatHex(bytes)).isEqualTo(parsedUnset);
     }
     assertThat(FeastValueCodec.isNull(null)).isTrue();
   }
@@ -71,7 +73,7 @@ class FeastValueCodecTest {
         field(Value.INT64_VAL_FIELD_NUMBER, 3));                         // int64's number, wrong wire type
 
     for (byte[] bytes : stored) {
-      assertThat(FeastValueCodec.toJava(bytes)).as("%s", java.util.HexFormat.of().formatHex(bytes))
+      assertThat(FeastValueCodec.toJava(bytes)).as("%s", HexFormat.of().formatHex(bytes))
           .isEqualTo(FeastValueCodec.toJava(Value.parseFrom(bytes)));
     }
     assertThat(FeastValueCodec.toJava((byte[]) null)).isNull();
@@ -84,7 +86,7 @@ class FeastValueCodecTest {
   @Test
   void isNullRefusesBytesThatAreNotAValue() {
     byte[] truncated = FeastValueCodec.encode(ValueType.STRING, "truncated");
-    byte[] cut = java.util.Arrays.copyOf(truncated, truncated.length - 3);
+    byte[] cut = Arrays.copyOf(truncated, truncated.length - 3);
     assertThatThrownBy(() -> FeastValueCodec.isNull(cut))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a serialized feast.types.Value");
     assertThatThrownBy(() -> FeastValueCodec.decode(cut)).isInstanceOf(IllegalArgumentException.class);
@@ -99,7 +101,7 @@ class FeastValueCodecTest {
   }
 
   private static byte[] concat(byte[] a, byte[] b) {
-    byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, out, a.length, b.length);
     return out;
   }

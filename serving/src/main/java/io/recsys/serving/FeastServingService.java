@@ -66,7 +66,7 @@ final class FeastServingService implements BindableService {
    * {@link OnlineFeaturesResponseWriter} wrote (the request is parsed by Feast's own marshaller). On the wire it is
    * Feast's method: same name, same messages.
    */
-  static final MethodDescriptor<GetOnlineFeaturesRequest, byte[]> GET_ONLINE_FEATURES =
+  private static final MethodDescriptor<GetOnlineFeaturesRequest, byte[]> GET_ONLINE_FEATURES =
       ServingServiceGrpc.getGetOnlineFeaturesMethod().toBuilder(
           ServingServiceGrpc.getGetOnlineFeaturesMethod().getRequestMarshaller(), new SerializedResponse()).build();
 

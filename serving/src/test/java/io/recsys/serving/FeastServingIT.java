@@ -216,7 +216,8 @@ class FeastServingIT {
       assertThat(nulls.getResults(1).getValues(0).getInt64Val()).isEqualTo(0L);
       assertThat(nulls.getResults(2).getStatuses(0)).isEqualTo(FieldStatus.NULL_VALUE);
       assertThat(nulls.getResults(2).getValues(0).getValCase()).isEqualTo(Value.ValCase.VAL_NOT_SET);
-      assertThat(nulls.getResults(2).getEventTimestamps(0).getSeconds()).isEqualTo(NOW.minusSeconds(60).getEpochSecond());
+      assertThat(nulls.getResults(2).getEventTimestamps(0).getSeconds())
+          .isEqualTo(NOW.minusSeconds(60).getEpochSecond());
 
       assertThatThrownBy(() -> stub.getOnlineFeatures(
           request(List.of("user_activity_1h:clicks", "user_activity_1h:views"), "user_id", strings(U4))))
