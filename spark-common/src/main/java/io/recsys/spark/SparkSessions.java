@@ -26,6 +26,8 @@ public final class SparkSessions {
     // Partitioned appends (bronze by event_date) write a few partitions per task: keep a writer open per
     // partition instead of sorting each task's rows by partition first.
     setIfAbsent(b, conf, "spark.sql.maxConcurrentOutputFileWriters", "8");
+    // streaming micro-batches before the work beside them (offline-log appends): see SchedulerPools
+    SchedulerPools.settings(conf).forEach(b::config);
     if (local) {
       if (!conf.contains("spark.master")) {
         b.master("local[*]");

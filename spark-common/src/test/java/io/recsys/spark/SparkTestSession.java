@@ -4,7 +4,7 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, UTC,
- * the jobs' local file systems ({@link LocalFileSystems}).
+ * the jobs' local file systems ({@link LocalFileSystems}) and scheduler pools ({@link SchedulerPools}).
  * Started on first use (4-5 s) and shared by every test class of the JVM.
  */
 public final class SparkTestSession {
@@ -18,6 +18,8 @@ public final class SparkTestSession {
       SparkSession.Builder b = SparkSession.builder();
       // the local file systems the jobs use on a local master (SparkSessions)
       LocalFileSystems.settings().forEach((k, v) -> b.config("spark.hadoop." + k, v));
+      // the jobs' scheduler pools (SparkSessions)
+      SchedulerPools.settings(new org.apache.spark.SparkConf(true)).forEach(b::config);
       session = b
           .appName("recsys-tests")
           .master("local[2]")

@@ -1,5 +1,6 @@
 package io.recsys.streaming.metrics;
 
+import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.UserError;
 import java.sql.Date;
 import java.sql.Timestamp;
@@ -77,7 +78,11 @@ public final class StreamProgressLog {
       t.setDaemon(true);
       return t;
     });
-    flusher.scheduleWithFixedDelay(this::flushQuietly, flushSeconds, flushSeconds, TimeUnit.SECONDS);
+    flusher.scheduleWithFixedDelay(() -> {
+      // its appends take the task slots the streams leave
+      SchedulerPools.use(spark.sparkContext(), SchedulerPools.BACKGROUND);
+      flushQuietly();
+    }, flushSeconds, flushSeconds, TimeUnit.SECONDS);
   }
 
   /** A log appending to {@code path}, or null when {@code spark.recsys.progress.table} is false. */

@@ -1,5 +1,6 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.SchedulerPools;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -110,6 +111,7 @@ final class OfflineLogCheckpoints {
   private void checkpoint(SparkSession spark) {
     SparkContext sc = spark.sparkContext();
     forgetStreamProperties(sc);
+    SchedulerPools.use(sc, SchedulerPools.BACKGROUND);
     sc.setJobDescription("offline log checkpoint " + path);
     long t0 = System.nanoTime();
     try {

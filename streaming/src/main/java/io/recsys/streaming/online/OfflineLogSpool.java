@@ -1,5 +1,6 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.SchedulerPools;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -11,6 +12,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -28,7 +30,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The offline log's micro-batches between two Delta appends: each batch's rows go to a file beside the query's
- * checkpoint before the batch ends, and a daemon thread appends the files to {@code features.<view>} in one
+ * checkpoint before the batch ends, and a daemon thread (one for every spool of the JVM, in the scheduler pool
+ * {@link SchedulerPools#BACKGROUND}) appends the files to {@code features.<view>} in one
  * commit every interval. A micro-batch so pays for a small file write instead of a Delta commit, and the table
  * gets one commit (and one data file) per interval instead of one per micro-batch.
  *
@@ -59,7 +62,7 @@ final class OfflineLogSpool implements AutoCloseable {
   private final long maxPendingRows;
   private final Runnable onCommit;
   private final SparkSession spark;
-  private final ScheduledExecutorService thread;
+  private final ScheduledFuture<?> task;
   private final Object appendLock = new Object();
   /** Spooled batch id -> rows, in batch order; guarded by itself. */
   private final TreeMap<Long, Long> pending = new TreeMap<>();
@@ -78,14 +81,21 @@ final class OfflineLogSpool implements AutoCloseable {
     this.dir = new Path(dir);
     this.maxPendingRows = maxPendingRows;
     this.onCommit = onCommit;
-    this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "offline-log-append");
-      t.setDaemon(true);
-      return t;
-    });
     long ms = Math.max(1, interval.toMillis());
-    thread.scheduleWithFixedDelay(this::appendQuietly, ms, ms, TimeUnit.MILLISECONDS);
+    this.task = APPENDS.scheduleWithFixedDelay(this::appendQuietly, ms, ms, TimeUnit.MILLISECONDS);
   }
+
+  /**
+   * The thread of every spool's appends in this JVM: one append at a time, so that the appends of a job's views
+   * (each one task) take one task slot at most, and the streams keep the others. With a thread per view, the
+   * six-view job's appends, all due at the same moment, took both slots of a 2-core machine for seconds while its
+   * micro-batch waited (BENCHMARKS.md, freshness notes).
+   */
+  private static final ScheduledExecutorService APPENDS = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "offline-log-append");
+    t.setDaemon(true);
+    return t;
+  });
 
   /**
    * Before the first batch of a run ({@code firstBatch}): deletes the files of batches the log has (up to
@@ -214,15 +224,13 @@ final class OfflineLogSpool implements AutoCloseable {
     }
   }
 
-  /** Appends what is spooled and stops the thread; on failure the files stay for the next run. */
+  /**
+   * Stops this spool's appends on the shared thread (one that is running ends first: {@link #append} holds the
+   * lock) and appends what is spooled; on failure the files stay for the next run.
+   */
   @Override
   public void close() {
-    thread.shutdown();
-    try {
-      thread.awaitTermination(5, TimeUnit.MINUTES);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    task.cancel(false);
     try {
       append();
     } catch (Exception e) { // also Spark's SparkException, checked in Java but not declared
@@ -233,6 +241,7 @@ final class OfflineLogSpool implements AutoCloseable {
 
   private void appendQuietly() {
     OfflineLogCheckpoints.forgetStreamProperties(spark.sparkContext());
+    SchedulerPools.use(spark.sparkContext(), SchedulerPools.BACKGROUND);
     try {
       append();
       warned = false;

@@ -20,6 +20,7 @@ import io.recsys.spark.JobRunner;
 import io.recsys.streaming.common.KafkaAccess;
 import io.recsys.spark.LakeAccess;
 import io.recsys.spark.LakeOptions;
+import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.Settings;
 import io.recsys.spark.SparkSessions;
 import io.recsys.streaming.common.SupervisedQuery;
@@ -224,13 +225,20 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
     EntityBatchWriter writer = new EntityBatchWriter(entity, views, writers, new OnlineViewsWrite(config.redis(),
         config.definitions().project(), entity, views, config.redisBatch()));
     sink.set(writer);
-    return rows.writeStream()
+    var stream = rows.writeStream()
         .queryName(OnlineFeaturesConfig.queryName(entityName))
         .outputMode(OutputMode.Update())
         .option("checkpointLocation", config.checkpoint(entityName))
         .trigger(config.trigger().toTrigger())
-        .foreachBatch(writer)
-        .start();
+        .foreachBatch(writer);
+    // the query's thread inherits the pool: its micro-batches get task slots before the offline-log appends
+    try {
+      return SchedulerPools.run(spark.sparkContext(), SchedulerPools.STREAMS, stream::start);
+    } catch (TimeoutException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) { // start declares only TimeoutException
+      throw new IllegalStateException(e);
+    }
   }
 
   /**

@@ -2,8 +2,11 @@ package io.recsys.streaming.online;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.recsys.spark.JobPools;
+import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.SparkTestSession;
 import java.nio.file.Path;
+import java.util.List;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
@@ -191,12 +194,19 @@ class OfflineLogTest {
     OfflineLogSpool spool = new OfflineLogSpool(spark, path, "q1", spoolDir, java.time.Duration.ofMillis(200),
         1_000_000, () -> { });
     spool.recover(rows(0).schema(), -1, 0);
-    spool.add(rows(0), 0);
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-    while (!spool.pendingIds().isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(50);
+    List<JobPools.Job> jobs;
+    try (JobPools pools = JobPools.watch(spark)) {
+      spool.add(rows(0), 0);
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+      while (!spool.pendingIds().isEmpty() && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      jobs = pools.jobs();
     }
     assertThat(spool.pendingIds()).as("appended by the spool's thread").isEmpty();
+    // in the pool that leaves the task slots to the streams first
+    assertThat(jobs).filteredOn(j -> j.description() != null && j.description().startsWith("offline log "))
+        .isNotEmpty().allSatisfy(j -> assertThat(j.pool()).isEqualTo(SchedulerPools.BACKGROUND));
     assertThat(OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100)).isEqualTo(0);
     spool.add(rows(1), 1);
     spool.close();

@@ -12,6 +12,8 @@ import io.recsys.features.FeatureView;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.infra.stack.LocalStackExtension;
 import io.recsys.online.OnlineRow;
+import io.recsys.spark.JobPools;
+import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.SparkTestSession;
 import io.recsys.streaming.bronze.IngestFixtures;
 import io.recsys.streaming.common.SupervisedQuery;
@@ -79,11 +81,16 @@ class OnlineFeaturesIT {
     // no append by the spool's thread during the test: the spooled micro-batches are appended when the query ends
     spark.conf().set("spark.recsys.online.offlineLogInterval", "1h");
     List<SupervisedQuery> queries;
-    try {
+    List<JobPools.Job> jobs;
+    try (JobPools pools = JobPools.watch(spark)) {
       queries = runAll(config, metrics);
+      jobs = pools.jobs();
     } finally {
       spark.conf().unset("spark.recsys.online.offlineLogInterval");
     }
+    // the queries' micro-batches ran in the pool that gets task slots first (SchedulerPools)
+    assertThat(jobs).filteredOn(j -> j.queryId() != null).hasSizeGreaterThan(2)
+        .allSatisfy(j -> assertThat(j.pool()).as(j.description()).isEqualTo(SchedulerPools.STREAMS));
 
     try (RedisProbe redis = new RedisProbe(stack.redisUri())) {
       Map<String, Map<String, List<Object>>> recomputed = new TreeMap<>();
