@@ -43,6 +43,8 @@ public final class Benchmarks implements Callable<Integer> {
   @Option(names = "--views", split = ",", description = "online: views of the freshness runs, one run per "
       + "option given (default: user_activity_5m, then the six user views).")
   List<String> views;
+  @Option(names = "--no-lookups", description = "online: the freshness runs only, without the lookups after them.")
+  boolean noLookups;
   /** The online job's offline-log interval in the freshness runs. */
   private Duration offlineLogInterval = Duration.ZERO;
   @Option(names = "--data-dir", description = "batch: folder holding ml-latest-small/ and online-retail/ "
@@ -104,7 +106,9 @@ public final class Benchmarks implements Callable<Integer> {
         if (which.equals("online")) {
           freshness(stack, work);
         }
-        lookups(new OnlineBenchmark(null, stack, work));
+        if (!(which.equals("online") && noLookups)) {
+          lookups(new OnlineBenchmark(null, stack, work));
+        }
       } finally {
         deleteTree(work);
       }
