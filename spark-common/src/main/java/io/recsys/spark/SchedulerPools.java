@@ -75,7 +75,10 @@ public final class SchedulerPools {
     }
   }
 
-  /** Runs {@code work} with the jobs it submits from this thread in {@code pool}; the thread's pool after is as before. */
+  /**
+   * Runs {@code work} with the jobs it submits from this thread in {@code pool}; afterwards the thread's pool is
+   * what it was before.
+   */
   public static <T> T run(SparkContext sc, String pool, Callable<T> work) throws Exception {
     String before = sc.getLocalProperty(POOL_PROPERTY);
     sc.setLocalProperty(POOL_PROPERTY, pool);

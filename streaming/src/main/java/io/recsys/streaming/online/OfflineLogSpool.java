@@ -55,6 +55,17 @@ final class OfflineLogSpool implements AutoCloseable {
   static final String TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX";
   private static final String PREFIX = "batch-";
   private static final String SUFFIX = ".json";
+  /**
+   * The thread of every spool's appends in this JVM: one append at a time, so that the appends of a job's views
+   * (each one task) take one task slot at most, and the streams keep the others. With a thread per view, the
+   * six-view job's appends, all due at the same moment, took both slots of a 2-core machine for seconds while its
+   * micro-batch waited (BENCHMARKS.md, freshness notes).
+   */
+  private static final ScheduledExecutorService APPENDS = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "offline-log-append");
+    t.setDaemon(true);
+    return t;
+  });
 
   private final String table;
   private final String appId;
@@ -84,18 +95,6 @@ final class OfflineLogSpool implements AutoCloseable {
     long ms = Math.max(1, interval.toMillis());
     this.task = APPENDS.scheduleWithFixedDelay(this::appendQuietly, ms, ms, TimeUnit.MILLISECONDS);
   }
-
-  /**
-   * The thread of every spool's appends in this JVM: one append at a time, so that the appends of a job's views
-   * (each one task) take one task slot at most, and the streams keep the others. With a thread per view, the
-   * six-view job's appends, all due at the same moment, took both slots of a 2-core machine for seconds while its
-   * micro-batch waited (BENCHMARKS.md, freshness notes).
-   */
-  private static final ScheduledExecutorService APPENDS = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "offline-log-append");
-    t.setDaemon(true);
-    return t;
-  });
 
   /**
    * Before the first batch of a run ({@code firstBatch}): deletes the files of batches the log has (up to
