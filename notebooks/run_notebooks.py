@@ -101,6 +101,21 @@ def main() -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+
+
+def with_kernel_retry(run, name: str):
+    """Returns run(), called once more if its kernel died while starting: before it ran a cell, so nothing runs
+    twice. Seen once, with three kernels starting at the same time on 2 cores. A second death is raised."""
+    try:
+        return run()
+    except RuntimeError as e:
+        if KERNEL_DIED not in str(e):
+            raise
+        print(f"{name}: the kernel died while starting ({e}); starting it again", file=sys.stderr, flush=True)
+        return run()
+
+
 def execute(nb: Path, out: Path, params: dict) -> dict:
     """Runs one notebook with papermill; what it did, as a dict."""
     import papermill as pm
@@ -108,8 +123,9 @@ def execute(nb: Path, out: Path, params: dict) -> dict:
     target = out / nb.name
     t0 = time.time()
     try:
-        pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(HERE), kernel_name="python3",
-                            progress_bar=False, request_save_on_cell_execute=False)
+        with_kernel_retry(lambda: pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(HERE),
+                                                      kernel_name="python3", progress_bar=False,
+                                                      request_save_on_cell_execute=False), nb.name)
     except pm.PapermillExecutionError as e:
         return {"notebook": nb.name, "ok": False, "cell": e.exec_count, "error": e.ename, "message": str(e.evalue),
                 "output": str(target)}

@@ -125,3 +125,40 @@ def test_the_committed_notebooks_carry_no_outputs():
                  and (c.get("outputs") or c.get("execution_count") is not None)]
         assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them (./run notebooks --strip)"
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]), path.name
+
+
+def test_a_kernel_that_dies_while_starting_is_started_once_more_and_not_twice():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", NOTEBOOKS / "run_notebooks.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    died = RuntimeError(runner.KERNEL_DIED)
+    calls = []
+
+    def dies_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise died
+        return "ran"
+
+    assert runner.with_kernel_retry(dies_once, "01_x.ipynb") == "ran"
+    assert len(calls) == 2
+
+    def always_dies():
+        calls.append(1)
+        raise died
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        runner.with_kernel_retry(always_dies, "01_x.ipynb")
+    assert len(calls) == 2
+
+    def fails_otherwise():
+        calls.append(1)
+        raise RuntimeError("a cell failed")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="a cell failed"):
+        runner.with_kernel_retry(fails_otherwise, "01_x.ipynb")
+    assert len(calls) == 1
