@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 
@@ -39,9 +38,15 @@ public final class SchedulerPools {
 
   private SchedulerPools() {}
 
+  /** What a thread runs in a pool; may throw what the work throws. */
+  @FunctionalInterface
+  public interface Work<T, E extends Exception> {
+    T call() throws E;
+  }
+
   /**
    * The settings a new session needs for the pools, leaving out what {@code conf} sets already: FAIR mode and a
-   * pools file (written to a temporary file: Spark's driver reads it once, when the context starts).
+   * pools file (a temporary file, written once per JVM: Spark's driver reads it when the context starts).
    */
   public static Map<String, String> settings(SparkConf conf) {
     Map<String, String> out = new LinkedHashMap<>();
@@ -49,7 +54,7 @@ public final class SchedulerPools {
       out.put("spark.scheduler.mode", "FAIR");
     }
     if (!conf.contains("spark.scheduler.allocation.file")) {
-      out.put("spark.scheduler.allocation.file", poolsFile().toUri().toString());
+      out.put("spark.scheduler.allocation.file", PoolsFile.URI);
     }
     return out;
   }
@@ -64,14 +69,19 @@ public final class SchedulerPools {
         + "</allocations>\n";
   }
 
-  private static Path poolsFile() {
-    try {
-      Path file = Files.createTempFile("recsys-scheduler-pools", ".xml");
-      file.toFile().deleteOnExit();
-      Files.writeString(file, poolsXml(), StandardCharsets.UTF_8);
-      return file;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write Spark's scheduler pools file: " + e.getMessage(), e);
+  /** The pools file, written on first use (a session that sets its own never writes it). */
+  private static final class PoolsFile {
+    static final String URI = write();
+
+    private static String write() {
+      try {
+        Path file = Files.createTempFile("recsys-scheduler-pools", ".xml");
+        file.toFile().deleteOnExit();
+        Files.writeString(file, poolsXml(), StandardCharsets.UTF_8);
+        return file.toUri().toString();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write Spark's scheduler pools file: " + e.getMessage(), e);
+      }
     }
   }
 
@@ -79,7 +89,7 @@ public final class SchedulerPools {
    * Runs {@code work} with the jobs it submits from this thread in {@code pool}; afterwards the thread's pool is
    * what it was before.
    */
-  public static <T> T run(SparkContext sc, String pool, Callable<T> work) throws Exception {
+  public static <T, E extends Exception> T run(SparkContext sc, String pool, Work<T, E> work) throws E {
     String before = sc.getLocalProperty(POOL_PROPERTY);
     sc.setLocalProperty(POOL_PROPERTY, pool);
     try {

@@ -48,17 +48,12 @@ class SchedulerPoolsTest {
     int slots = 2; // SparkTestSession: local[2]
     try (JobPools pools = JobPools.watch(spark)) {
       // background work with more tasks than slots: its first two take both slots for a second
-      CompletableFuture<Void> background = CompletableFuture.runAsync(() -> {
-        try {
+      CompletableFuture<Void> background = CompletableFuture.runAsync(() ->
           SchedulerPools.run(sc, SchedulerPools.BACKGROUND, () -> {
             sc.setJobDescription("background");
             jsc.parallelize(List.of(1, 2, 3, 4, 5, 6), 6).foreach(x -> Thread.sleep(1_000));
             return null;
-          });
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+          }));
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (pools.taskStarts().size() < slots && System.nanoTime() < deadline) {
         Thread.sleep(10);

@@ -110,8 +110,7 @@ final class OfflineLogCheckpoints {
 
   private void checkpoint(SparkSession spark) {
     SparkContext sc = spark.sparkContext();
-    forgetStreamProperties(sc);
-    SchedulerPools.use(sc, SchedulerPools.BACKGROUND);
+    besideTheStream(sc);
     sc.setJobDescription("offline log checkpoint " + path);
     long t0 = System.nanoTime();
     try {
@@ -124,10 +123,12 @@ final class OfflineLogCheckpoints {
   }
 
   /**
-   * Clears the local properties that a thread started by the stream's thread inherited from it (its SQL execution,
-   * job group and query id), so that the thread's own Spark jobs are not taken for the stream's.
+   * Makes this thread's Spark jobs work beside the stream: clears the local properties that a thread started by the
+   * stream's thread inherited from it (its SQL execution, job group and query id), so that its jobs are not taken
+   * for the stream's, and puts them in the scheduler pool {@link SchedulerPools#BACKGROUND}.
    */
-  static void forgetStreamProperties(SparkContext sc) {
+  static void besideTheStream(SparkContext sc) {
+    SchedulerPools.use(sc, SchedulerPools.BACKGROUND);
     for (String key : new String[] {"spark.sql.execution.id", "spark.sql.execution.root.id", "spark.jobGroup.id",
         "spark.job.interruptOnCancel", "spark.job.tags", "sql.streaming.queryId", "streaming.sql.batchId"}) {
       sc.setLocalProperty(key, null);

@@ -239,8 +239,7 @@ final class OfflineLogSpool implements AutoCloseable {
   }
 
   private void appendQuietly() {
-    OfflineLogCheckpoints.forgetStreamProperties(spark.sparkContext());
-    SchedulerPools.use(spark.sparkContext(), SchedulerPools.BACKGROUND);
+    OfflineLogCheckpoints.besideTheStream(spark.sparkContext());
     try {
       append();
       warned = false;

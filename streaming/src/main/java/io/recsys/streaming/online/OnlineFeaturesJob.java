@@ -232,13 +232,7 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
         .trigger(config.trigger().toTrigger())
         .foreachBatch(writer);
     // the query's thread inherits the pool: its micro-batches get task slots before the offline-log appends
-    try {
-      return SchedulerPools.run(spark.sparkContext(), SchedulerPools.STREAMS, stream::start);
-    } catch (TimeoutException | RuntimeException e) {
-      throw e;
-    } catch (Exception e) { // start declares only TimeoutException
-      throw new IllegalStateException(e);
-    }
+    return SchedulerPools.run(spark.sparkContext(), SchedulerPools.STREAMS, stream::start);
   }
 
   /**
