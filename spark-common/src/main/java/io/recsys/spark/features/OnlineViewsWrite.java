@@ -18,7 +18,7 @@ import org.apache.spark.sql.types.StructType;
  * one call of the operator come out together, so they go to Redis in one script call (one hash holds all of an
  * entity's views; {@link io.recsys.online.OnlineStore#write(List, long[])}), each view's row still written only
  * if it is not older than the stored one. Otherwise as {@link OnlineWrite}: written from the executors, the
- * client built there, one {@link OnlineWrite.Result} per view back on the driver, with the offline log's lines
+ * client built there, one {@link OnlineWrite.Result} per view back on the driver, with the offline log's records
  * when asked for.
  */
 public record OnlineViewsWrite(String redis, String project, Entity entity, List<FeatureView> views, int batchSize)
@@ -31,25 +31,25 @@ public record OnlineViewsWrite(String redis, String project, Entity entity, List
 
   /**
    * Writes {@code all} ({@link StatefulViewAggregation#computeAll}'s rows of these {@link #views}, in their order)
-   * and returns one result per view, in that order. {@code line}, if not null, is a string column of {@code all}
-   * (each row's offline-log line, see {@link #lines}); each view's result then holds its rows' lines, or null for
-   * every view when a partition held more than {@code maxLinesPerPartition} rows.
+   * and returns one result per view, in that order. {@code record}, if not null, is a binary column of {@code all}
+   * (each row's offline-log record, see {@link #records}); each view's result then holds its rows' records, or
+   * null for every view when a partition held more than {@code maxRecordsPerPartition} rows.
    */
-  public List<OnlineWrite.Result> run(Dataset<Row> all, Column line, int maxLinesPerPartition) {
-    return OnlineWrite.write(all, line, maxLinesPerPartition, new Source(this));
+  public List<OnlineWrite.Result> run(Dataset<Row> all, Column record, int maxRecordsPerPartition) {
+    return OnlineWrite.write(all, record, maxRecordsPerPartition, new Source(this));
   }
 
   /**
-   * The line of each row of {@code all}: {@code lineOf} applied to the view's row in
+   * The record of each row of {@code all}: {@code recordOf} applied to the view's row in
    * {@link StatefulViewAggregation#rowsOf}'s columns followed by {@code extra}, chosen by the row's view index.
    */
-  public Column lines(java.util.function.Function<Column[], Column> lineOf, Column... extra) {
+  public Column records(java.util.function.Function<Column[], Column> recordOf, Column... extra) {
     Column out = null;
     for (int i = 0; i < views.size(); i++) {
       List<Column> cols = new ArrayList<>(StatefulViewAggregation.viewColumns(views, entity, i));
       cols.addAll(List.of(extra));
       Column cond = org.apache.spark.sql.functions.col(StatefulViewAggregation.VIEW).equalTo(i);
-      Column value = lineOf.apply(cols.toArray(Column[]::new));
+      Column value = recordOf.apply(cols.toArray(Column[]::new));
       out = out == null ? org.apache.spark.sql.functions.when(cond, value) : out.when(cond, value);
     }
     return out;

@@ -25,7 +25,7 @@ import org.apache.spark.sql.types.StructType;
  * partition encodes its rows (Feast layout) and sends them through the JVM's shared {@link OnlineStore}
  * client, {@code batchSize} per pipeline. Only this serializable config travels to the executors; the client is
  * built there on first use. Returns one small stats row per partition (per partition and view, for
- * {@link OnlineViewsWrite}), which is all that reaches the driver unless the caller asks for a line per row as
+ * {@link OnlineViewsWrite}), which is all that reaches the driver unless the caller asks for a record per row as
  * well (the offline log's, {@link #run(Dataset, Column, int)}). Consecutive rows of one entity key go to Redis in
  * one script call ({@link OnlineStore#write(List, long[])}).
  */
@@ -33,16 +33,16 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     implements Serializable {
 
   /**
-   * What a partition sends back: one stats row per view it wrote ({@code line} null; {@code lines_complete} says
-   * whether the partition sent all its lines), then one row per line (the other columns zero). {@code view} is
-   * the view's index (always 0 for one view).
+   * What a partition sends back: one stats row per view it wrote ({@code record} null; {@code records_complete}
+   * says whether the partition sent all its records), then one row per record (the other columns zero).
+   * {@code view} is the view's index (always 0 for one view).
    */
-  static final StructType STATS_AND_LINES = new StructType().add("view", DataTypes.IntegerType)
+  static final StructType STATS_AND_RECORDS = new StructType().add("view", DataTypes.IntegerType)
       .add("rows", DataTypes.LongType).add("written", DataTypes.LongType).add("stale", DataTypes.LongType)
       .add("lag_sum_ms", DataTypes.DoubleType).add("lag_max_ms", DataTypes.LongType)
-      .add("lines_complete", DataTypes.BooleanType).add("line", DataTypes.StringType);
-  /** The column a write with lines adds to the frame. */
-  static final String LINE = "__recsys_line";
+      .add("records_complete", DataTypes.BooleanType).add("record", DataTypes.BinaryType);
+  /** The column a write with records adds to the frame. */
+  static final String RECORD = "__recsys_record";
 
   /** Totals over the partitions of one write. */
   public record Stats(long rows, long written, long stale, double lagSumSeconds, double lagMaxSeconds) {}
@@ -52,21 +52,21 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
   }
 
   /**
-   * What one write did, and the rows' lines (see {@link #run(Dataset, Column, int)}): null when not asked for, or
-   * when a partition held more rows than the limit.
+   * What one write did, and the rows' records (see {@link #run(Dataset, Column, int)}): null when not asked for,
+   * or when a partition held more rows than the limit.
    */
-  public record Result(Stats stats, List<String> lines) {}
+  public record Result(Stats stats, List<byte[]> records) {}
 
   /**
    * Writes {@code rows} to Redis as {@link #run(Dataset)} does and, in the same Spark job, brings back each row's
-   * {@code line} (a string column computed from the row: the offline log's JSON line), so the caller needs no
-   * second pass over the frame. Each partition sends its lines after its Redis writes, so they add nothing to the
-   * time a row takes to become visible. At most {@code maxLinesPerPartition} per partition: a partition with
-   * more sends none, and the result has no lines (the caller writes the frame another way). A null {@code line}
-   * brings back no lines.
+   * {@code record} (a binary column computed from the row: the offline log's record of it), so the caller needs
+   * no second pass over the frame. Each partition sends its records after its Redis writes, so they add nothing
+   * to the time a row takes to become visible. At most {@code maxRecordsPerPartition} per partition: a partition
+   * with more sends none, and the result has no records (the caller writes the frame another way). A null
+   * {@code record} brings back no records.
    */
-  public Result run(Dataset<Row> rows, Column line, int maxLinesPerPartition) {
-    return write(rows, line, maxLinesPerPartition, new OneView(this)).get(0);
+  public Result run(Dataset<Row> rows, Column record, int maxRecordsPerPartition) {
+    return write(rows, record, maxRecordsPerPartition, new OneView(this)).get(0);
   }
 
   /** The features' values of a {@link FeatureAggregations} row, as Java objects (Scala arrays as Lists). */
@@ -142,27 +142,27 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
 
   /**
    * Writes the rows of {@code source} from the executors, in one Spark job, and brings back one {@link Result} per
-   * view (in the views' order), with lines as {@link #run(Dataset, Column, int)} describes.
+   * view (in the views' order), with records as {@link #run(Dataset, Column, int)} describes.
    */
-  static List<Result> write(Dataset<Row> rows, Column line, int maxLinesPerPartition, Source source) {
-    Dataset<Row> input = line == null ? rows : rows.withColumn(LINE, line);
-    List<Row> parts = input.mapPartitions(new WritePartition(source, line != null, maxLinesPerPartition),
-        Encoders.row(STATS_AND_LINES)).collectAsList();
+  static List<Result> write(Dataset<Row> rows, Column record, int maxRecordsPerPartition, Source source) {
+    Dataset<Row> input = record == null ? rows : rows.withColumn(RECORD, record);
+    List<Row> parts = input.mapPartitions(new WritePartition(source, record != null, maxRecordsPerPartition),
+        Encoders.row(STATS_AND_RECORDS)).collectAsList();
     int views = source.views();
     long[] n = new long[views];
     long[] written = new long[views];
     long[] stale = new long[views];
     double[] lagSum = new double[views];
     long[] lagMax = new long[views];
-    boolean complete = line != null;
-    List<List<String>> lines = new ArrayList<>();
+    boolean complete = record != null;
+    List<List<byte[]>> records = new ArrayList<>();
     for (int v = 0; v < views; v++) {
-      lines.add(new ArrayList<>());
+      records.add(new ArrayList<>());
     }
     for (Row r : parts) {
       int v = r.getInt(0);
       if (!r.isNullAt(7)) {
-        lines.get(v).add(r.getString(7));
+        records.get(v).add((byte[]) r.get(7));
         continue;
       }
       n[v] += r.getLong(1);
@@ -175,7 +175,7 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     List<Result> out = new ArrayList<>(views);
     for (int v = 0; v < views; v++) {
       out.add(new Result(new Stats(n[v], written[v], stale[v], lagSum[v] / 1000.0, lagMax[v] / 1000.0),
-          complete ? lines.get(v) : null));
+          complete ? records.get(v) : null));
     }
     return out;
   }
@@ -183,13 +183,13 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
   static final class WritePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
     private final Source source;
-    private final boolean withLines;
-    private final int maxLines;
+    private final boolean withRecords;
+    private final int maxRecords;
 
-    WritePartition(Source source, boolean withLines, int maxLines) {
+    WritePartition(Source source, boolean withRecords, int maxRecords) {
       this.source = source;
-      this.withLines = withLines;
-      this.maxLines = maxLines;
+      this.withRecords = withRecords;
+      this.maxRecords = maxRecords;
     }
 
     @Override
@@ -207,8 +207,8 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       long[] stale = new long[views];
       double[] lagSum = new double[views];
       long[] lagMax = new long[views];
-      List<Row> lines = new ArrayList<>();
-      boolean complete = withLines;
+      List<Row> records = new ArrayList<>();
+      boolean complete = withRecords;
       long seen = 0;
       OnlineStore store = OnlineStore.shared(source.redis());
       int size = source.batchSize();
@@ -216,12 +216,12 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       int[] batchViews = new int[size];
       long[] batchTtls = new long[size];
       Bound bound = null;
-      int lineColumn = -1;
+      int recordColumn = -1;
       while (input.hasNext()) {
         Row r = input.next();
         if (bound == null) {
           bound = source.bind(r.schema());
-          lineColumn = withLines ? r.fieldIndex(LINE) : -1;
+          recordColumn = withRecords ? r.fieldIndex(RECORD) : -1;
         }
         int v = bound.view(r);
         batchViews[batch.size()] = v;
@@ -229,11 +229,11 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
         batch.add(bound.encode(r, v));
         rows[v]++;
         seen++;
-        if (complete && seen > maxLines) {
+        if (complete && seen > maxRecords) {
           complete = false; // too many for the driver: none are sent
-          lines.clear();
+          records.clear();
         } else if (complete) {
-          lines.add(RowFactory.create(v, 0L, 0L, 0L, 0.0, 0L, true, r.getString(lineColumn)));
+          records.add(RowFactory.create(v, 0L, 0L, 0L, 0.0, 0L, true, r.get(recordColumn)));
         }
         if (batch.size() >= size || !input.hasNext()) {
           boolean[] done = store.write(batch, batch.size() == size ? batchTtls
@@ -253,13 +253,13 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
           batch.clear();
         }
       }
-      List<Row> out = new ArrayList<>(views + lines.size());
+      List<Row> out = new ArrayList<>(views + records.size());
       for (int v = 0; v < views; v++) {
         if (rows[v] > 0) {
           out.add(RowFactory.create(v, rows[v], written[v], stale[v], lagSum[v], lagMax[v], complete, null));
         }
       }
-      out.addAll(lines);
+      out.addAll(records);
       return out.iterator();
     }
   }

@@ -19,7 +19,7 @@ import org.apache.spark.storage.StorageLevel;
  * ({@link StatefulViewAggregation#computeAll}). One view: its {@link OnlineBatchWriter} does everything. Several
  * views: the batch is cached (so the stateful operator runs once, whatever reads it), all the views' rows go to
  * Redis in one Spark job, one script call per entity for all of its views ({@link OnlineViewsWrite}), bringing
- * back the offline log's lines of every view; then each view's {@link OnlineBatchWriter} takes its rows on to
+ * back the offline log's records of every view; then each view's {@link OnlineBatchWriter} takes its rows on to
  * the offline log and the metrics, in the order of the views.
  *
  * <p>Why one write: a six-view micro-batch of the benchmark (about 30,000 rows) spent about 2 s in the five
@@ -53,10 +53,10 @@ final class EntityBatchWriter implements VoidFunction2<Dataset<Row>, Long>, Auto
     Dataset<Row> all = batch.persist(StorageLevel.MEMORY_AND_DISK());
     try {
       Column created = OnlineBatchWriter.created(new Timestamp(System.currentTimeMillis()));
-      Column line = writers.stream().anyMatch(OnlineBatchWriter::wantsLines)
-          ? write.lines(OfflineLogSpool::line, created.as("created_timestamp")) : null;
+      Column record = writers.stream().anyMatch(OnlineBatchWriter::wantsRecords)
+          ? write.records(OfflineLogSpool::record, created.as("created_timestamp")) : null;
       long t0 = System.nanoTime();
-      List<OnlineWrite.Result> results = write.run(all, line, OnlineBatchWriter.spoolLinesPerPartition(spark));
+      List<OnlineWrite.Result> results = write.run(all, record, OnlineBatchWriter.spoolRecordsPerPartition(spark));
       long writeNanos = System.nanoTime() - t0;
       for (int i = 0; i < writers.size(); i++) {
         Dataset<Row> logRows = StatefulViewAggregation.rowsOf(all, views, entity, i)

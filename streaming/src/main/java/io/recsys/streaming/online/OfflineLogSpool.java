@@ -4,11 +4,9 @@ import io.recsys.spark.SchedulerPools;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -24,6 +22,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,16 +44,22 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A failed append (the lake unreachable) keeps the files and is tried again at the next interval; once
  * {@code maxPendingRows} rows wait, the micro-batch itself appends, so a failure that lasts stops the query with
- * the lake's error instead of filling the disk. Files are JSON lines with ISO 8601 timestamps to the microsecond
- * (Spark's default format for writing keeps milliseconds), read back with the table's schema in FAILFAST mode: a
- * damaged file fails the append loudly, it never becomes rows of nulls.
+ * the lake's error instead of filling the disk.
+ *
+ * <p>A file ({@link SpoolFile}) holds the batch's rows in Spark's own binary row format ({@code UnsafeRow}, the
+ * format of Spark's state stores and shuffles), after a header with their schema, and a CRC-32 of them: the
+ * append's task reads them into the Delta writer as they are, without parsing. A damaged file fails the append
+ * loudly; it never becomes rows of nulls. Why not JSON lines, as before: writing and reading them back took about
+ * a sixth of a six-view job's CPU, which the micro-batches share (BENCHMARKS.md, freshness notes). JSON files that
+ * a run of an earlier version left ({@value #JSON_SUFFIX}) are still read, once, at recovery.
  */
 final class OfflineLogSpool implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(OfflineLogSpool.class);
-  static final String TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX";
   private static final String PREFIX = "batch-";
-  private static final String SUFFIX = ".json";
+  private static final String SUFFIX = ".rows";
+  /** The files of versions before {@link SpoolFile}: JSON lines, ISO 8601 timestamps to the microsecond. */
+  static final String JSON_SUFFIX = ".json";
   /**
    * The thread of every spool's appends in this JVM: one append at a time, so that the appends of a job's views
    * (each one task) take one task slot at most, and the streams keep the others. With a thread per view, the
@@ -77,6 +82,8 @@ final class OfflineLogSpool implements AutoCloseable {
   private final Object appendLock = new Object();
   /** Spooled batch id -> rows, in batch order; guarded by itself. */
   private final TreeMap<Long, Long> pending = new TreeMap<>();
+  /** The spooled batches whose file is an earlier version's JSON lines; guarded by {@link #pending}. */
+  private final java.util.Set<Long> json = new java.util.HashSet<>();
   private volatile StructType schema;
   private boolean warned;
 
@@ -115,6 +122,9 @@ final class OfflineLogSpool implements AutoCloseable {
         } else {
           synchronized (pending) {
             pending.put(id, -1L); // rows unknown until read; counted as none
+            if (name.endsWith(JSON_SUFFIX)) {
+              json.add(id);
+            }
           }
         }
       }
@@ -133,19 +143,21 @@ final class OfflineLogSpool implements AutoCloseable {
    * the calling thread, when {@code maxPendingRows} would be exceeded.
    */
   void add(Dataset<Row> rows, long batchId) {
-    add(rows.select(line(rows)).as(org.apache.spark.sql.Encoders.STRING()).collectAsList(), rows.schema(), batchId);
+    add(rows.select(record(rows)).as(org.apache.spark.sql.Encoders.BINARY()).collectAsList(), rows.schema(),
+        batchId);
   }
 
   /**
-   * Spools one micro-batch given as its rows' {@link #line}s ({@code schema}: the rows'). Appends right away, on
+   * Spools one micro-batch given as its rows' {@link #record}s ({@code schema}: the rows'). Appends right away, on
    * the calling thread, when {@code maxPendingRows} would be exceeded.
    */
-  void add(List<String> lines, StructType rowSchema, long batchId) {
+  void add(List<byte[]> records, StructType rowSchema, long batchId) {
     schema = rowSchema;
-    write(batchId, lines);
+    write(batchId, rowSchema, records);
     boolean full;
     synchronized (pending) {
-      pending.put(batchId, (long) lines.size());
+      pending.put(batchId, (long) records.size());
+      json.remove(batchId);
       full = pendingRows() > maxPendingRows;
     }
     if (full) {
@@ -155,14 +167,14 @@ final class OfflineLogSpool implements AutoCloseable {
     }
   }
 
-  /** A row of {@code rows} as the spool's file holds it: one line of JSON, timestamps to the microsecond. */
-  static Column line(Dataset<Row> rows) {
-    return line(java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new));
+  /** A row of {@code rows} as the spool's file holds it: Spark's binary row ({@link SpoolFile#record}). */
+  static Column record(Dataset<Row> rows) {
+    return record(java.util.Arrays.stream(rows.columns()).map(functions::col).toArray(Column[]::new));
   }
 
-  /** The line of a row made of {@code columns}, which must be the columns of the rows' schema, in order. */
-  static Column line(Column... columns) {
-    return functions.to_json(functions.struct(columns), Map.of("timestampFormat", TIMESTAMP_FORMAT));
+  /** The record of a row made of {@code columns}, which must be the columns of the rows' schema, in order. */
+  static Column record(Column... columns) {
+    return functions.udf(new SpoolFile.Record(), DataTypes.BinaryType).apply(functions.struct(columns));
   }
 
   /** Appends every spooled batch now (the caller's thread); throws if the append fails. */
@@ -173,17 +185,30 @@ final class OfflineLogSpool implements AutoCloseable {
         return;
       }
       long newest = ids.get(ids.size() - 1);
-      List<String> paths = ids.stream().map(id -> new Path(dir, name(id)).toString()).toList();
+      List<String> paths = new ArrayList<>();
+      List<String> jsonPaths = new ArrayList<>();
+      synchronized (pending) {
+        for (long id : ids) {
+          (json.contains(id) ? jsonPaths : paths).add(new Path(dir, name(id, json.contains(id))).toString());
+        }
+      }
       SparkContext sc = spark.sparkContext();
       String description = sc.getLocalProperty("spark.job.description");
       sc.setJobDescription("offline log " + table + ": append " + ids.size() + " micro-batches");
       long t0 = System.nanoTime();
       try {
-        // no timestampFormat: without one, Spark reads ISO 8601 timestamps (these files' format, offset and all,
-        // to the microsecond) with its own parser, where a pattern goes through java.time's formatter, which took
-        // about a quarter of the append's CPU (BENCHMARKS.md, freshness notes)
-        Dataset<Row> rows = spark.read().schema(schema).option("mode", "FAILFAST")
-            .json(paths.toArray(String[]::new));
+        Dataset<Row> rows;
+        try {
+          rows = SpoolFile.read(spark, fs(), paths);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot read the offline-log spool " + dir + ": " + e.getMessage(), e);
+        }
+        if (!jsonPaths.isEmpty()) {
+          // ISO 8601 timestamps, offset and all, to the microsecond: Spark's own parser reads them without a pattern
+          Dataset<Row> old = spark.read().schema(schema).option("mode", "FAILFAST")
+              .json(jsonPaths.toArray(String[]::new));
+          rows = rows == null ? old : rows.unionByName(old, true);
+        }
         // one task, so the append leaves the other cores to the stream
         rows.coalesce(1).write().format("delta").mode(SaveMode.Append)
             .option("userMetadata", OnlineBatchWriter.MARKER + appId + " batch " + newest)
@@ -193,10 +218,11 @@ final class OfflineLogSpool implements AutoCloseable {
       }
       synchronized (pending) {
         ids.forEach(pending::remove);
+        ids.forEach(json::remove);
       }
       try {
         FileSystem fs = fs();
-        for (String p : paths) {
+        for (String p : concat(paths, jsonPaths)) {
           fs.delete(new Path(p), false);
         }
       } catch (IOException e) {
@@ -252,16 +278,13 @@ final class OfflineLogSpool implements AutoCloseable {
     }
   }
 
-  private void write(long batchId, List<String> lines) {
+  private void write(long batchId, StructType rowSchema, List<byte[]> records) {
     Path tmp = new Path(dir, "." + name(batchId) + ".tmp");
     Path target = new Path(dir, name(batchId));
     try {
       FileSystem fs = fs();
       try (OutputStream out = fs.create(tmp, true)) {
-        for (String line : lines) {
-          out.write(line.getBytes(StandardCharsets.UTF_8));
-          out.write('\n');
-        }
+        SpoolFile.write(out, rowSchema, records);
       }
       fs.delete(target, false); // the same batch, run again
       if (!fs.rename(tmp, target)) {
@@ -277,17 +300,29 @@ final class OfflineLogSpool implements AutoCloseable {
     return dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
   }
 
-  static String name(long batchId) {
-    return PREFIX + String.format("%020d", batchId) + SUFFIX;
+  private static List<String> concat(List<String> a, List<String> b) {
+    List<String> all = new ArrayList<>(a);
+    all.addAll(b);
+    return all;
   }
 
-  /** The batch id of a spool file's name, or null for anything else (a temporary file). */
+  static String name(long batchId) {
+    return name(batchId, false);
+  }
+
+  /** The name of a batch's file; {@code json}: as an earlier version named it. */
+  static String name(long batchId, boolean json) {
+    return PREFIX + String.format("%020d", batchId) + (json ? JSON_SUFFIX : SUFFIX);
+  }
+
+  /** The batch id of a spool file's name (this version's or an earlier one's), or null for anything else. */
   static Long batchOf(String name) {
-    if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX)) {
+    String suffix = name.endsWith(SUFFIX) ? SUFFIX : name.endsWith(JSON_SUFFIX) ? JSON_SUFFIX : null;
+    if (!name.startsWith(PREFIX) || suffix == null) {
       return null;
     }
     try {
-      return Long.parseLong(name.substring(PREFIX.length(), name.length() - SUFFIX.length()));
+      return Long.parseLong(name.substring(PREFIX.length(), name.length() - suffix.length()));
     } catch (NumberFormatException e) {
       return null;
     }

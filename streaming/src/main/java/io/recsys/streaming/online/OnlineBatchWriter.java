@@ -32,9 +32,10 @@ import org.slf4j.LoggerFactory;
  * <p>With an append interval (the job's default, 10 s), a micro-batch after the first of a run spools its rows
  * ({@link OfflineLogSpool}) and a thread beside the stream appends the spooled batches every interval: a small
  * file per micro-batch instead of a Delta commit, and one commit per interval. The spooled rows come back to the
- * driver from the Redis write's own Spark job, as JSON lines. The first batch of a run, a batch with more than
- * its share of {@value #SPOOL_MAX_BATCH_ROWS} rows in one partition (not collected through the driver), and every
- * batch without an interval are appended by the micro-batch itself, after whatever is spooled.
+ * driver from the Redis write's own Spark job, as binary records ({@link SpoolFile}). The first batch of a run, a
+ * batch with more than its share of {@value #SPOOL_MAX_BATCH_ROWS} rows in one partition (not collected through
+ * the driver), and every batch without an interval are appended by the micro-batch itself, after whatever is
+ * spooled.
  *
  * <p>Exactly once for the offline log, without paying Delta's idempotent-write check on every batch: Spark runs a
  * committed batch again only as the first batch after a (re)start, so only that one can already be in the log.
@@ -106,8 +107,8 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       long t0 = System.nanoTime();
       Dataset<Row> logRows = rows.withColumn("created_timestamp", created(new Timestamp(System.currentTimeMillis())));
       // after a run's first batch, the Redis write's own job brings back the rows for the spool: one pass
-      OnlineWrite.Result res = wantsLines()
-          ? write.run(logRows, OfflineLogSpool.line(logRows), spoolLinesPerPartition(spark))
+      OnlineWrite.Result res = wantsRecords()
+          ? write.run(logRows, OfflineLogSpool.record(logRows), spoolRecordsPerPartition(spark))
           : new OnlineWrite.Result(write.run(rows), null);
       logAndRecord(logRows, batchId, res, System.nanoTime() - t0);
     } finally {
@@ -126,16 +127,16 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   }
 
   /**
-   * Whether the next micro-batch's Redis write should bring back its rows' offline-log lines: after the first
+   * Whether the next micro-batch's Redis write should bring back its rows' offline-log records: after the first
    * batch of a run, when micro-batches are spooled.
    */
-  boolean wantsLines() {
+  boolean wantsRecords() {
     return runChecked && spool != null;
   }
 
   /**
    * What follows the Redis write of a micro-batch: {@code logRows} (the view's rows with {@code created_timestamp},
-   * cached or cheap to read again) go to the offline log, through the spool when {@code res} has their lines, and
+   * cached or cheap to read again) go to the offline log, through the spool when {@code res} has their records, and
    * the write's figures to the metrics and the log. {@code writeNanos}: how long the Redis write took.
    */
   void logAndRecord(Dataset<Row> logRows, long batchId, OnlineWrite.Result res, long writeNanos) {
@@ -163,8 +164,8 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
         append(logRows, appId, batchId, true);
       }
     } else if (s.rows() > 0) {
-      if (res.lines() != null && spool != null) {
-        spool.add(res.lines(), logRows.schema(), batchId);
+      if (res.records() != null && spool != null) {
+        spool.add(res.records(), logRows.schema(), batchId);
       } else {
         if (spool != null) {
           spool.append(); // the log's batches stay in order: every marker covers all batches before it
@@ -184,7 +185,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
   }
 
   /** The rows a partition may bring back for the spool: {@value #SPOOL_MAX_BATCH_ROWS} over the partitions. */
-  static int spoolLinesPerPartition(SparkSession spark) {
+  static int spoolRecordsPerPartition(SparkSession spark) {
     int partitions = Math.max(1, Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions", "200")));
     return (int) Math.max(1, SPOOL_MAX_BATCH_ROWS / partitions);
   }

@@ -7,6 +7,7 @@ import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.SparkTestSession;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
@@ -174,16 +175,75 @@ class OfflineLogTest {
 
   @Test
   void aDamagedSpoolFileFailsTheAppendAndStays(@TempDir Path dir) throws Exception {
+    java.time.Duration never = java.time.Duration.ofHours(1);
+    Map<String, java.util.function.UnaryOperator<byte[]>> damages = Map.of(
+        "a bit of a row flipped", b -> {
+          b[b.length - 20] ^= 1;
+          return b;
+        },
+        "cut short", b -> java.util.Arrays.copyOf(b, b.length - 30),
+        "not a spool file", b -> "{\"user_id\": \"u1\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Map<String, String> says = Map.of("a bit of a row flipped", "is damaged (its CRC does not match its rows)",
+        "cut short", "is damaged", "not a spool file", "is not an offline-log spool file");
+    for (var damage : damages.entrySet()) {
+      Path run = dir.resolve(damage.getKey().replace(' ', '-'));
+      String path = run.resolve("features/user_recent_items").toUri().toString();
+      Path spoolPath = run.resolve("checkpoint/offline-log-spool");
+      OfflineLogSpool crashed = new OfflineLogSpool(spark, path, "q1", spoolPath.toUri().toString(), never,
+          1_000_000, () -> { });
+      crashed.recover(rows(0).schema(), -1, 6);
+      crashed.add(rows(6), 6);
+      crashed.add(rows(7), 7);
+      Path seven = spoolPath.resolve(OfflineLogSpool.name(7));
+      java.nio.file.Files.write(seven, damage.getValue().apply(java.nio.file.Files.readAllBytes(seven)));
+      // the local file system's own checksum would catch it first: damage it where there is none (S3)
+      java.nio.file.Files.deleteIfExists(spoolPath.resolve("." + OfflineLogSpool.name(7) + ".crc"));
+      try (OfflineLogSpool next = new OfflineLogSpool(spark, path, "q1", spoolPath.toUri().toString(), never,
+          1_000_000, () -> { })) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> next.recover(rows(0).schema(), -1, 9))
+            .as(damage.getKey()).hasStackTraceContaining(OfflineLogSpool.name(7))
+            .hasStackTraceContaining(says.get(damage.getKey()));
+        assertThat(spoolFiles(run)).containsExactly(OfflineLogSpool.name(6), OfflineLogSpool.name(7));
+        assertThat(io.delta.tables.DeltaTable.isDeltaTable(spark, path)).as(damage.getKey()).isFalse();
+      }
+    }
+  }
+
+  /**
+   * An upgrade: the last run of the version before the binary spool left JSON lines, and a run of this version
+   * (with one feature more) spooled a batch of its own before it crashed. The next run appends both in one commit.
+   */
+  @Test
+  void jsonLinesOfAnEarlierVersionAndFilesOfAnotherSchemaAreAppendedTogether(@TempDir Path dir) throws Exception {
     String path = dir.resolve("features/user_recent_items").toUri().toString();
     Path spoolPath = dir.resolve("checkpoint/offline-log-spool");
     java.nio.file.Files.createDirectories(spoolPath);
-    java.nio.file.Files.writeString(spoolPath.resolve(OfflineLogSpool.name(7)), "{\"user_id\": \"u1\", \"n\": \"x\n");
-    try (OfflineLogSpool spool = new OfflineLogSpool(spark, path, "q1", spoolPath.toUri().toString(),
-        java.time.Duration.ofHours(1), 1_000_000, () -> { })) {
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> spool.recover(rows(0).schema(), -1, 9))
-          .isInstanceOf(Exception.class);
-      assertThat(spoolFiles(dir)).containsExactly(OfflineLogSpool.name(7));
-      assertThat(io.delta.tables.DeltaTable.isDeltaTable(spark, path)).isFalse();
+    // as that version wrote them: to_json, timestamps to the microsecond with the session's offset
+    List<String> lines = rows(1).select(org.apache.spark.sql.functions.to_json(
+        org.apache.spark.sql.functions.struct(org.apache.spark.sql.functions.col("*")),
+        Map.of("timestampFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")))
+        .as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
+    org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> wider = rows(2).withColumn("score",
+        org.apache.spark.sql.functions.col("views").multiply(0.5));
+    java.time.Duration never = java.time.Duration.ofHours(1);
+    OfflineLogSpool crashed = new OfflineLogSpool(spark, path, "q1", spoolPath.toUri().toString(), never, 1_000_000,
+        () -> { });
+    crashed.recover(wider.schema(), -1, 2);
+    crashed.add(wider, 2);
+    java.nio.file.Files.write(spoolPath.resolve(OfflineLogSpool.name(1, true)), lines);
+    assertThat(spoolFiles(dir)).containsExactly(OfflineLogSpool.name(1, true), OfflineLogSpool.name(2));
+
+    java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
+    try (OfflineLogSpool next = new OfflineLogSpool(spark, path, "q1", spoolPath.toUri().toString(), never,
+        1_000_000, commits::incrementAndGet)) {
+      next.recover(rows(0).schema(), -1, 3);
+      assertThat(commits).hasValue(1);
+      assertThat(spoolFiles(dir)).isEmpty();
+      assertThat(OnlineBatchWriter.lastLoggedBatch(spark, path, "q1", 100)).isEqualTo(2);
+      var log = spark.read().format("delta").load(path);
+      assertThat(log.columns()).contains("score");
+      assertThat(sorted(log)).isEqualTo(sorted(rows(1).withColumn("score", org.apache.spark.sql.functions.lit(null)
+          .cast("double")).union(wider)));
     }
   }
 

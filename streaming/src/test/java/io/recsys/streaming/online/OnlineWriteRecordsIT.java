@@ -31,15 +31,15 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The online job's micro-batch makes one pass over its rows: the Redis write's own Spark job brings back each
- * row's offline-log line for the spool ({@link OnlineWrite#run(Dataset, org.apache.spark.sql.Column, int)}). On
- * real Redis: the rows are written, the lines are exactly the rows', and a partition over the limit brings back
+ * row's offline-log record for the spool ({@link OnlineWrite#run(Dataset, org.apache.spark.sql.Column, int)}). On
+ * real Redis: the rows are written, the records are exactly the rows', and a partition over the limit brings back
  * none (the job then appends the batch to the log directly) while its rows are still written.
  */
 @ExtendWith(LocalStackExtension.class)
-class OnlineWriteLinesIT {
+class OnlineWriteRecordsIT {
 
   @Test
-  void theRedisWriteBringsBackEveryRowsLineUnlessAPartitionHoldsTooMany(LocalStack stack) {
+  void theRedisWriteBringsBackEveryRowsRecordUnlessAPartitionHoldsTooMany(LocalStack stack) {
     SparkSession spark = SparkTestSession.get();
     FeatureDefinitions defs = FeatureDefinitions.load();
     FeatureView view = defs.view("user_activity_5m");
@@ -52,23 +52,28 @@ class OnlineWriteLinesIT {
     Instant base = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).minusSeconds(60);
     List<Row> data = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
-      Instant t = base.plusMillis(i * 1_001L).plusNanos(123_000); // microseconds must survive the line
+      Instant t = base.plusMillis(i * 1_001L).plusNanos(123_000); // microseconds must survive the record
       data.add(RowFactory.create("lines-u" + i, Timestamp.from(base.minusSeconds(240)),
           Timestamp.from(base.plusSeconds(60)), Timestamp.from(t), (long) i, 1L, 0L, (long) (i % 2),
           Timestamp.from(base)));
     }
     Dataset<Row> rows = spark.createDataFrame(data, schema).repartition(2, functions.col("user_id"));
-    List<String> expected = rows.select(OfflineLogSpool.line(rows)).as(Encoders.STRING()).collectAsList();
+    List<String> expected = hex(rows.select(OfflineLogSpool.record(rows)).as(Encoders.BINARY()).collectAsList());
     OnlineWrite write = new OnlineWrite(stack.redisUri(), "lines_it", user, view, 7);
 
     try (OnlineFeaturesIT.RedisProbe redis = new OnlineFeaturesIT.RedisProbe(stack.redisUri())) {
       try {
-        OnlineWrite.Result all = write.run(rows, OfflineLogSpool.line(rows), 40);
+        OnlineWrite.Result all = write.run(rows, OfflineLogSpool.record(rows), 40);
         assertThat(all.stats().rows()).isEqualTo(40);
         assertThat(all.stats().written()).isEqualTo(40);
-        assertThat(all.lines()).hasSize(40).containsExactlyInAnyOrderElementsOf(expected);
-        // the line keeps sub-millisecond time (the spool's format)
-        assertThat(all.lines()).anySatisfy(l -> assertThat(l).contains("\"lines-u0\"").contains(".000123Z"));
+        assertThat(hex(all.records())).hasSize(40).containsExactlyInAnyOrderElementsOf(expected);
+        // a record is the row, to the microsecond
+        assertThat(all.records()).anySatisfy(r -> {
+          var row = new org.apache.spark.sql.catalyst.expressions.UnsafeRow(schema.size());
+          row.pointTo(r, r.length);
+          assertThat(row.getUTF8String(0).toString()).isEqualTo("lines-u0");
+          assertThat(row.getLong(3)).isEqualTo(base.getEpochSecond() * 1_000_000 + 123);
+        });
 
         var hashes = redis.hashes();
         for (Row r : data) {
@@ -77,13 +82,13 @@ class OnlineWriteLinesIT {
           assertThat(hashes).containsKey(HexFormat.of().formatHex(key));
         }
 
-        // 40 rows in 2 partitions: one holds at least 20, over a limit of 19, so no lines come back
-        OnlineWrite.Result capped = write.run(rows, OfflineLogSpool.line(rows), 19);
-        assertThat(capped.lines()).isNull();
+        // 40 rows in 2 partitions: one holds at least 20, over a limit of 19, so no records come back
+        OnlineWrite.Result capped = write.run(rows, OfflineLogSpool.record(rows), 19);
+        assertThat(capped.records()).isNull();
         assertThat(capped.stats().rows()).isEqualTo(40);
         assertThat(capped.stats().written() + capped.stats().stale()).isEqualTo(40);
-        // without a line column: the plain write
-        assertThat(write.run(rows, null, 40).lines()).isNull();
+        // without a record column: the plain write
+        assertThat(write.run(rows, null, 40).records()).isNull();
       } finally {
         redis.deleteProject("lines_it"); // the other tests of this JVM read the whole database
       }
@@ -92,11 +97,11 @@ class OnlineWriteLinesIT {
 
   /**
    * Several views of one entity in one write (the rows {@link StatefulViewAggregation#computeAll} gives): Redis
-   * ends up byte for byte as with one write per view, each view gets its own figures and exactly the lines the
+   * ends up byte for byte as with one write per view, each view gets its own figures and exactly the records the
    * spool expects for its rows, and the stale-write check stays per view.
    */
   @Test
-  void severalViewsInOneWriteLandAsOneWritePerViewWouldWithFiguresAndLinesPerView(LocalStack stack) {
+  void severalViewsInOneWriteLandAsOneWritePerViewWouldWithFiguresAndRecordsPerView(LocalStack stack) {
     SparkSession spark = SparkTestSession.get();
     FeatureDefinitions defs = FeatureDefinitions.load();
     Entity user = defs.entities().get("user");
@@ -126,24 +131,25 @@ class OnlineWriteLinesIT {
 
     try (OnlineFeaturesIT.RedisProbe redis = new OnlineFeaturesIT.RedisProbe(stack.redisUri())) {
       try {
-        List<List<String>> expectedLines = new ArrayList<>();
+        List<List<String>> expectedRecords = new ArrayList<>();
         for (int v = 0; v < views.size(); v++) {
           Dataset<Row> rows = StatefulViewAggregation.rowsOf(all, views, user, v);
           new OnlineWrite(stack.redisUri(), "views_it_a", user, views.get(v), 7).run(rows);
           Dataset<Row> logRows = rows.withColumn("created_timestamp", functions.lit(created));
-          expectedLines.add(logRows.select(OfflineLogSpool.line(logRows)).as(Encoders.STRING()).collectAsList());
+          expectedRecords.add(hex(logRows.select(OfflineLogSpool.record(logRows)).as(Encoders.BINARY())
+              .collectAsList()));
         }
-        // the job's created_timestamp column (a function, not a literal) gives the literal's lines
+        // the job's created_timestamp column (a function, not a literal) gives the literal's records
         List<OnlineWrite.Result> results = write.run(all,
-            write.lines(OfflineLogSpool::line, OnlineBatchWriter.created(created).as("created_timestamp")), 100);
+            write.records(OfflineLogSpool::record, OnlineBatchWriter.created(created).as("created_timestamp")), 100);
         assertThat(results).hasSize(2);
         assertThat(results.get(0).stats().rows()).isEqualTo(30);
         assertThat(results.get(0).stats().written()).isEqualTo(30);
         assertThat(results.get(1).stats().rows()).isEqualTo(20);
         assertThat(results.get(1).stats().written()).isEqualTo(20);
         for (int v = 0; v < views.size(); v++) {
-          assertThat(results.get(v).lines()).as(views.get(v).name())
-              .containsExactlyInAnyOrderElementsOf(expectedLines.get(v));
+          assertThat(hex(results.get(v).records())).as(views.get(v).name())
+              .containsExactlyInAnyOrderElementsOf(expectedRecords.get(v));
         }
 
         // the same hashes as one write per view, field for field (the keys differ only in the project)
@@ -167,11 +173,15 @@ class OnlineWriteLinesIT {
         assertThat(again.get(0).stats().written()).isEqualTo(30);
         assertThat(again.get(1).stats().stale()).isEqualTo(20);
         assertThat(again.get(1).stats().written()).isZero();
-        assertThat(again.get(0).lines()).isNull();
+        assertThat(again.get(0).records()).isNull();
       } finally {
         redis.deleteProject("views_it_a");
         redis.deleteProject("views_it_b");
       }
     }
+  }
+
+  private static List<String> hex(List<byte[]> records) {
+    return records.stream().map(HexFormat.of()::formatHex).toList();
   }
 }
