@@ -203,10 +203,17 @@ final class SpoolFile {
 
   /**
    * A row's record: the struct of its columns as an {@link UnsafeRow}'s bytes, through Spark's encoder for the
-   * struct's schema (made once per schema in a task).
+   * struct's schema.
    */
   static final class Record implements UDF1<Row, byte[]> {
     private static final long serialVersionUID = 1L;
+    /**
+     * The encoders of a task thread, by schema: making one generates its code, which took 3% of a six-view job's
+     * CPU when each task made its own (BENCHMARKS.md, freshness notes); task threads are pooled, so they last.
+     * One per thread: an encoder writes every row into the same buffer.
+     */
+    private static final ThreadLocal<Map<StructType, ExpressionEncoder.Serializer<Row>>> ENCODERS =
+        ThreadLocal.withInitial(java.util.HashMap::new);
     private transient StructType schema;
     private transient ExpressionEncoder.Serializer<Row> serializer;
 
@@ -214,9 +221,7 @@ final class SpoolFile {
     public byte[] call(Row row) {
       StructType s = row.schema(); // the same object for every row of the struct
       if (s != schema) {
-        if (serializer == null || !s.equals(schema)) {
-          serializer = ExpressionEncoder.apply(s, true).createSerializer();
-        }
+        serializer = ENCODERS.get().computeIfAbsent(s, k -> ExpressionEncoder.apply(k, true).createSerializer());
         schema = s;
       }
       // the encoder's row is its buffer, used again for the next: copy it out
