@@ -236,12 +236,33 @@ public final class Benchmarks implements Callable<Integer> {
     writeLookupReport(lookups, bench8x100, ours8x100);
   }
 
+  /**
+   * The freshness target's line: each run's p99 against it, and the verdict of the run with the most views. A user
+   * runs the job with every streaming view of an entity, so a target met by fewer views alone is not met.
+   */
+  static String freshnessVerdict(List<OnlineBenchmark.Freshness> fresh, double floorP99) {
+    List<String> runs = new ArrayList<>();
+    OnlineBenchmark.Freshness most = fresh.get(0);
+    for (OnlineBenchmark.Freshness f : fresh) {
+      runs.add(String.format("%d view%s, p99 %,.0f ms (%s)", f.views(), f.views() == 1 ? "" : "s", f.latency().p99(),
+          f.latency().p99() <= 1000 ? "met" : "not met"));
+      if (f.views() > most.views()) {
+        most = f;
+      }
+    }
+    return String.format("%nTarget p99 <= 1,000 ms: %s, judged by the run with the most views (%d), as users run "
+        + "the job. Each run: %s. The floor's p99: %,.0f ms.%n", most.latency().p99() <= 1000 ? "met" : "**not met**",
+        most.views(), String.join("; ", runs), floorP99);
+  }
+
   private void writeFreshnessReport(OnlineBenchmark.Freshness floor, List<OnlineBenchmark.Freshness> fresh)
       throws IOException {
     StringBuilder s = new StringBuilder();
     s.append("## Online: freshness\n\n");
     s.append("Measured ").append(LocalDate.now()).append(" with `./run bench online --rate ").append(rate)
-        .append(" --seconds ").append(seconds).append("` on ").append(machine()).append(".\n");
+        .append(" --seconds ").append(seconds).append(noLookups ? " --no-lookups" : "")
+        .append(views != null ? " --views " + String.join(",", views) : "").append("` on ").append(machine())
+        .append(".\n");
     s.append("Embedded stack (Kafka KRaft in a child JVM, redis-server ").append(redisVersion())
         .append("), Spark local[*] in the benchmark's JVM, which also runs the producer and the poller.\n\n");
     s.append("### Freshness: produce -> visible in Redis\n\n");
@@ -272,9 +293,7 @@ public final class Benchmarks implements Callable<Integer> {
     s.append("\nPer view, in the run with ").append(last.views()).append(" views:\n\n")
         .append("| view | p50 ms | p99 ms |\n|---|---:|---:|\n");
     last.perView().forEach((v, l) -> s.append(String.format("| %s | %.0f | %.0f |%n", v, l.p50(), l.p99())));
-    double best99 = fresh.stream().mapToDouble(f -> f.latency().p99()).min().orElse(Double.NaN);
-    s.append(String.format("%nTarget p99 <= 1,000 ms: %s (best p99 %.0f ms; the floor's p99: %.0f ms).%n",
-        best99 <= 1000 ? "met" : "**not met**", best99, floor.latency().p99()));
+    s.append(freshnessVerdict(fresh, floor.latency().p99()));
 
     Section.replace(out, "## Online: freshness", s.toString());
   }
