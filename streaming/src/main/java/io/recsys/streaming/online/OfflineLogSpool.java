@@ -157,7 +157,6 @@ final class OfflineLogSpool implements AutoCloseable {
     boolean full;
     synchronized (pending) {
       pending.put(batchId, (long) records.size());
-      json.remove(batchId);
       full = pendingRows() > maxPendingRows;
     }
     if (full) {
@@ -222,7 +221,7 @@ final class OfflineLogSpool implements AutoCloseable {
       }
       try {
         FileSystem fs = fs();
-        for (String p : concat(paths, jsonPaths)) {
+        for (String p : java.util.stream.Stream.concat(paths.stream(), jsonPaths.stream()).toList()) {
           fs.delete(new Path(p), false);
         }
       } catch (IOException e) {
@@ -298,12 +297,6 @@ final class OfflineLogSpool implements AutoCloseable {
 
   private FileSystem fs() throws IOException {
     return dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
-  }
-
-  private static List<String> concat(List<String> a, List<String> b) {
-    List<String> all = new ArrayList<>(a);
-    all.addAll(b);
-    return all;
   }
 
   static String name(long batchId) {

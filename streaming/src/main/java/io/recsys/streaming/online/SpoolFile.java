@@ -135,18 +135,14 @@ final class SpoolFile {
     public Iterator<InternalRow> call(String file) throws IOException {
       Path path = new Path(file);
       byte[] bytes;
-      int start;
-      int fields;
-      long count;
-      try (FSDataInputStream raw = path.getFileSystem(conf.value()).open(path);
-          DataInputStream in = new DataInputStream(raw)) {
-        fields = schema(in, file).size();
-        count = in.readLong();
-        start = (int) raw.getPos();
-        raw.seek(0);
+      try (FSDataInputStream raw = path.getFileSystem(conf.value()).open(path)) {
         bytes = raw.readAllBytes();
       }
-      return rows(bytes, start, count, fields, file);
+      java.io.ByteArrayInputStream header = new java.io.ByteArrayInputStream(bytes);
+      DataInputStream in = new DataInputStream(header);
+      int fields = schema(in, file).size();
+      long count = in.readLong();
+      return rows(bytes, bytes.length - header.available(), count, fields, file);
     }
   }
 
