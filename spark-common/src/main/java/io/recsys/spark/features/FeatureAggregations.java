@@ -193,7 +193,8 @@ public final class FeatureAggregations {
     };
   }
 
-  static DataType sparkType(ValueType t) {
+  /** The Spark type of a feature's values. */
+  public static DataType sparkType(ValueType t) {
     return switch (t) {
       case INT64 -> DataTypes.LongType;
       case INT32 -> DataTypes.IntegerType;

@@ -96,14 +96,19 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
 
     long ttlMillis(int view);
 
-    Bound bind(StructType schema);
+    Bound<Row> bind(StructType schema);
   }
 
-  /** A {@link Source} bound to a partition's schema. */
-  interface Bound {
-    int view(Row r);
+  /** A {@link Source} bound to a partition's schema: its rows ({@code Row}s or Spark's own) in Redis terms. */
+  interface Bound<T> {
+    int view(T r);
 
-    OnlineRow encode(Row r, int view);
+    OnlineRow encode(T r, int view);
+  }
+
+  /** A row's offline-log record, given its view. */
+  interface RecordOf<T> {
+    byte[] record(T r, int view);
   }
 
   /** One view's rows, in {@link FeatureAggregations#compute}'s columns. */
@@ -124,9 +129,9 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       return w.view().ttl().toMillis();
     }
 
-    public Bound bind(StructType schema) {
+    public Bound<Row> bind(StructType schema) {
       List<Feature> features = w.view().features();
-      return new Bound() {
+      return new Bound<>() {
         public int view(Row r) {
           return 0;
         }
@@ -148,13 +153,17 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     Dataset<Row> input = record == null ? rows : rows.withColumn(RECORD, record);
     List<Row> parts = input.mapPartitions(new WritePartition(source, record != null, maxRecordsPerPartition),
         Encoders.row(STATS_AND_RECORDS)).collectAsList();
-    int views = source.views();
+    return results(parts, source.views(), record != null);
+  }
+
+  /** Sums the partitions' {@link #STATS_AND_RECORDS} rows into one {@link Result} per view. */
+  static List<Result> results(List<Row> parts, int views, boolean withRecords) {
     long[] n = new long[views];
     long[] written = new long[views];
     long[] stale = new long[views];
     double[] lagSum = new double[views];
     long[] lagMax = new long[views];
-    boolean complete = record != null;
+    boolean complete = withRecords;
     List<List<byte[]>> records = new ArrayList<>();
     for (int v = 0; v < views; v++) {
       records.add(new ArrayList<>());
@@ -197,70 +206,78 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       if (!input.hasNext()) {
         return java.util.Collections.emptyIterator();
       }
-      int views = source.views();
-      long[] ttl = new long[views];
-      for (int v = 0; v < views; v++) {
-        ttl[v] = source.ttlMillis(v);
-      }
-      long[] rows = new long[views];
-      long[] written = new long[views];
-      long[] stale = new long[views];
-      double[] lagSum = new double[views];
-      long[] lagMax = new long[views];
-      List<Row> records = new ArrayList<>();
-      boolean complete = withRecords;
-      long seen = 0;
-      OnlineStore store = OnlineStore.shared(source.redis());
-      int size = source.batchSize();
-      List<OnlineRow> batch = new ArrayList<>(size);
-      int[] batchViews = new int[size];
-      long[] batchTtls = new long[size];
-      Bound bound = null;
-      int recordColumn = -1;
-      while (input.hasNext()) {
-        Row r = input.next();
-        if (bound == null) {
-          bound = source.bind(r.schema());
-          recordColumn = withRecords ? r.fieldIndex(RECORD) : -1;
-        }
-        int v = bound.view(r);
-        batchViews[batch.size()] = v;
-        batchTtls[batch.size()] = ttl[v];
-        batch.add(bound.encode(r, v));
-        rows[v]++;
-        seen++;
-        if (complete && seen > maxRecords) {
-          complete = false; // too many for the driver: none are sent
-          records.clear();
-        } else if (complete) {
-          records.add(RowFactory.create(v, 0L, 0L, 0L, 0.0, 0L, true, r.get(recordColumn)));
-        }
-        if (batch.size() >= size || !input.hasNext()) {
-          boolean[] done = store.write(batch, batch.size() == size ? batchTtls
-              : java.util.Arrays.copyOf(batchTtls, batch.size()));
-          long now = System.currentTimeMillis();
-          for (int i = 0; i < done.length; i++) {
-            int bv = batchViews[i];
-            if (done[i]) {
-              written[bv]++;
-              long lag = Math.max(0, now - batch.get(i).eventTime().toEpochMilli());
-              lagSum[bv] += lag;
-              lagMax[bv] = Math.max(lagMax[bv], lag);
-            } else {
-              stale[bv]++;
-            }
-          }
-          batch.clear();
-        }
-      }
-      List<Row> out = new ArrayList<>(views + records.size());
-      for (int v = 0; v < views; v++) {
-        if (rows[v] > 0) {
-          out.add(RowFactory.create(v, rows[v], written[v], stale[v], lagSum[v], lagMax[v], complete, null));
-        }
-      }
-      out.addAll(records);
-      return out.iterator();
+      scala.collection.BufferedIterator<Row> rows = scala.jdk.javaapi.CollectionConverters.asScala(input).buffered();
+      StructType schema = rows.head().schema();
+      int recordColumn = withRecords ? schema.fieldIndex(RECORD) : -1;
+      return writePartition(scala.jdk.javaapi.CollectionConverters.asJava(rows), source, source.bind(schema),
+          withRecords ? (r, v) -> (byte[]) r.get(recordColumn) : null, maxRecords).iterator();
     }
+  }
+
+  /**
+   * One partition of a write: its rows to Redis, {@code batchSize} per pipeline, and back its
+   * {@link #STATS_AND_RECORDS} rows; with {@code recordOf} (else null) each row's record too, unless the partition
+   * holds more than {@code maxRecords} rows.
+   */
+  static <T> List<Row> writePartition(Iterator<T> input, Source source, Bound<T> bound, RecordOf<T> recordOf,
+      int maxRecords) {
+    int views = source.views();
+    long[] ttl = new long[views];
+    for (int v = 0; v < views; v++) {
+      ttl[v] = source.ttlMillis(v);
+    }
+    long[] rows = new long[views];
+    long[] written = new long[views];
+    long[] stale = new long[views];
+    double[] lagSum = new double[views];
+    long[] lagMax = new long[views];
+    List<Row> records = new ArrayList<>();
+    boolean complete = recordOf != null;
+    long seen = 0;
+    OnlineStore store = OnlineStore.shared(source.redis());
+    int size = source.batchSize();
+    List<OnlineRow> batch = new ArrayList<>(size);
+    int[] batchViews = new int[size];
+    long[] batchTtls = new long[size];
+    while (input.hasNext()) {
+      T r = input.next();
+      int v = bound.view(r);
+      batchViews[batch.size()] = v;
+      batchTtls[batch.size()] = ttl[v];
+      batch.add(bound.encode(r, v));
+      rows[v]++;
+      seen++;
+      if (complete && seen > maxRecords) {
+        complete = false; // too many for the driver: none are sent
+        records.clear();
+      } else if (complete) {
+        records.add(RowFactory.create(v, 0L, 0L, 0L, 0.0, 0L, true, recordOf.record(r, v)));
+      }
+      if (batch.size() >= size || !input.hasNext()) {
+        boolean[] done = store.write(batch, batch.size() == size ? batchTtls
+            : java.util.Arrays.copyOf(batchTtls, batch.size()));
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < done.length; i++) {
+          int bv = batchViews[i];
+          if (done[i]) {
+            written[bv]++;
+            long lag = Math.max(0, now - batch.get(i).eventTime().toEpochMilli());
+            lagSum[bv] += lag;
+            lagMax[bv] = Math.max(lagMax[bv], lag);
+          } else {
+            stale[bv]++;
+          }
+        }
+        batch.clear();
+      }
+    }
+    List<Row> out = new ArrayList<>(views + records.size());
+    for (int v = 0; v < views; v++) {
+      if (rows[v] > 0) {
+        out.add(RowFactory.create(v, rows[v], written[v], stale[v], lagSum[v], lagMax[v], complete, null));
+      }
+    }
+    out.addAll(records);
+    return out;
   }
 }

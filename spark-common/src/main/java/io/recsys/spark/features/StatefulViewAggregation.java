@@ -146,12 +146,24 @@ public final class StatefulViewAggregation {
   /** The columns of {@link #rowsOf}: one view's columns of {@link #computeAll}'s rows, named as the view's. */
   static List<Column> viewColumns(List<FeatureView> views, Entity entity, int index) {
     FeatureView v = views.get(index);
-    List<Column> cols = new ArrayList<>(List.of(col(entity.joinKey()), col(FeatureAggregations.WINDOW_START),
-        col(FeatureAggregations.WINDOW_END), col(FeatureAggregations.EVENT_TIMESTAMP)));
-    for (Feature f : v.features()) {
-      cols.add(col(column(v, f)).as(f.name()));
+    List<String> names = viewColumnNames(views, entity, index);
+    int first = names.size() - v.features().size();
+    List<Column> cols = new ArrayList<>();
+    for (int i = 0; i < names.size(); i++) {
+      cols.add(i < first ? col(names.get(i)) : col(names.get(i)).as(v.features().get(i - first).name()));
     }
     return cols;
+  }
+
+  /** The names in {@link #computeAll}'s rows of {@link #viewColumns}' columns, in their order. */
+  static List<String> viewColumnNames(List<FeatureView> views, Entity entity, int index) {
+    FeatureView v = views.get(index);
+    List<String> names = new ArrayList<>(List.of(entity.joinKey(), FeatureAggregations.WINDOW_START,
+        FeatureAggregations.WINDOW_END, FeatureAggregations.EVENT_TIMESTAMP));
+    for (Feature f : v.features()) {
+      names.add(column(v, f));
+    }
+    return names;
   }
 
   static String column(FeatureView v, Feature f) {

@@ -181,6 +181,94 @@ class OnlineWriteRecordsIT {
     }
   }
 
+  /**
+   * The micro-batch's path once every view spools: the sink's own rows ({@code InternalRow}s) written with
+   * {@link OnlineViewsWrite#runRows}. Redis gets the same hashes, byte for byte, and the spool the same records as
+   * through the frame's path ({@link OnlineViewsWrite#run} with {@link OnlineViewsWrite#records}), for counts,
+   * lists (one of them null) and an entity with rows of only some views; over the limit, no records and still
+   * every row written.
+   */
+  @Test
+  void theSinksOwnRowsGiveTheSameHashesAndRecordsAsTheFramesPath(LocalStack stack) {
+    SparkSession spark = SparkTestSession.get();
+    FeatureDefinitions defs = FeatureDefinitions.load();
+    Entity user = defs.entities().get("user");
+    List<FeatureView> views = List.of(defs.view("user_activity_5m"), defs.view("user_recent_items"),
+        defs.view("user_interests_1h"));
+    StructType schema = new StructType().add(StatefulViewAggregation.VIEW, DataTypes.IntegerType, false)
+        .add("user_id", DataTypes.StringType).add("window_start", DataTypes.TimestampType)
+        .add("window_end", DataTypes.TimestampType).add("event_timestamp", DataTypes.TimestampType);
+    for (FeatureView v : views) {
+      for (var f : v.features()) {
+        schema = schema.add(v.name() + "__" + f.name(),
+            io.recsys.spark.features.FeatureAggregations.sparkType(f.valueType()));
+      }
+    }
+    Instant base = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).minusSeconds(60);
+    List<Row> data = new ArrayList<>();
+    for (int i = 0; i < 24; i++) {
+      Timestamp t = Timestamp.from(base.plusMillis(i * 1_001L).plusNanos(7_000));
+      Timestamp start = Timestamp.from(base.minusSeconds(240));
+      Timestamp end = Timestamp.from(base.plusSeconds(60));
+      String u = "rows-u" + i;
+      data.add(RowFactory.create(0, u, start, end, t, (long) i, 2L, 0L, (long) (i % 2), null, null, null, null));
+      if (i % 4 != 0) {
+        List<String> viewed = i % 5 == 0 ? null : List.of("item-" + i, "item-" + (i + 1));
+        data.add(RowFactory.create(1, u, start, end, t, null, null, null, null,
+            viewed == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(viewed).toSeq(),
+            scala.jdk.javaapi.CollectionConverters.asScala(List.<String>of()).toSeq(), null, null));
+      }
+      if (i % 3 == 0) {
+        data.add(RowFactory.create(2, u, start, end, t, null, null, null, null, null, null, (long) i,
+            scala.jdk.javaapi.CollectionConverters.asScala(List.of("books", "toys")).toSeq()));
+      }
+    }
+    Dataset<Row> all = spark.createDataFrame(data, schema).coalesce(2);
+    Timestamp created = Timestamp.from(base);
+    OnlineViewsWrite frames = new OnlineViewsWrite(stack.redisUri(), "rows_it_a", user, views, 5);
+    OnlineViewsWrite rows = new OnlineViewsWrite(stack.redisUri(), "rows_it_b", user, views, 5);
+
+    try (OnlineFeaturesIT.RedisProbe redis = new OnlineFeaturesIT.RedisProbe(stack.redisUri())) {
+      try {
+        List<OnlineWrite.Result> expected = frames.run(all,
+            frames.records(OfflineLogSpool::record, OnlineBatchWriter.created(created).as("created_timestamp")), 100);
+        List<OnlineWrite.Result> got = rows.runRows(all.queryExecution().toRdd(), all.schema(),
+            org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(created), 100);
+        assertThat(got).hasSize(3);
+        for (int v = 0; v < views.size(); v++) {
+          assertThat(got.get(v).stats().rows()).isEqualTo(expected.get(v).stats().rows());
+          assertThat(got.get(v).stats().written()).isEqualTo(expected.get(v).stats().rows());
+          assertThat(hex(got.get(v).records())).as(views.get(v).name()).isNotEmpty()
+              .containsExactlyInAnyOrderElementsOf(hex(expected.get(v).records()));
+        }
+        assertThat(got.get(0).stats().rows()).isEqualTo(24);
+        assertThat(got.get(1).stats().rows()).isEqualTo(18);
+        assertThat(got.get(2).stats().rows()).isEqualTo(8);
+
+        // the same hashes as through the frame's path, field for field (the keys differ only in the project)
+        Map<String, Map<String, String>> hashes = redis.hashes();
+        for (int i = 0; i < 24; i++) {
+          String a = HexFormat.of().formatHex(OnlineRow.encode("rows_it_a", user, views.get(0), "rows-u" + i,
+              base, List.of(0L, 0L, 0L, 0L)).key());
+          String b = HexFormat.of().formatHex(OnlineRow.encode("rows_it_b", user, views.get(0), "rows-u" + i,
+              base, List.of(0L, 0L, 0L, 0L)).key());
+          assertThat(hashes.get(b)).as("rows-u" + i).isNotEmpty().isEqualTo(hashes.get(a));
+        }
+
+        // 50 rows in 2 partitions: one holds at least 25, over a limit of 24, so no records come back
+        List<OnlineWrite.Result> capped = rows.runRows(all.queryExecution().toRdd(), all.schema(),
+            org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(created), 24);
+        for (OnlineWrite.Result r : capped) {
+          assertThat(r.records()).isNull();
+          assertThat(r.stats().written() + r.stats().stale()).isEqualTo(r.stats().rows()).isPositive();
+        }
+      } finally {
+        redis.deleteProject("rows_it_a");
+        redis.deleteProject("rows_it_b");
+      }
+    }
+  }
+
   private static List<String> hex(List<byte[]> records) {
     return records.stream().map(HexFormat.of()::formatHex).toList();
   }
