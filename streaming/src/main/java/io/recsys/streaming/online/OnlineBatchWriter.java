@@ -7,6 +7,7 @@ import io.recsys.streaming.metrics.StreamMetrics;
 import io.delta.tables.DeltaTable;
 import java.sql.Timestamp;
 import java.util.List;
+import java.util.function.Supplier;
 import org.apache.spark.api.java.function.VoidFunction2;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -16,6 +17,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF0;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,7 +112,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       OnlineWrite.Result res = wantsRecords()
           ? write.run(logRows, OfflineLogSpool.record(logRows), spoolRecordsPerPartition(spark))
           : new OnlineWrite.Result(write.run(rows), null);
-      logAndRecord(logRows, batchId, res, System.nanoTime() - t0);
+      logAndRecord(spark, logRows.schema(), () -> logRows, batchId, res, System.nanoTime() - t0);
     } finally {
       rows.unpersist();
     }
@@ -136,11 +138,12 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
 
   /**
    * What follows the Redis write of a micro-batch: {@code logRows} (the view's rows with {@code created_timestamp},
-   * cached or cheap to read again) go to the offline log, through the spool when {@code res} has their records, and
-   * the write's figures to the metrics and the log. {@code writeNanos}: how long the Redis write took.
+   * of {@code logSchema}, cached or cheap to read again; made only when they are appended) go to the offline log,
+   * through the spool when {@code res} has their records, and the write's figures to the metrics and the log.
+   * {@code writeNanos}: how long the Redis write took.
    */
-  void logAndRecord(Dataset<Row> logRows, long batchId, OnlineWrite.Result res, long writeNanos) {
-    SparkSession spark = logRows.sparkSession();
+  void logAndRecord(SparkSession spark, StructType logSchema, Supplier<Dataset<Row>> logRows, long batchId,
+      OnlineWrite.Result res, long writeNanos) {
     String view = write.view().name();
     String queryId = spark.sparkContext().getLocalProperty(QUERY_ID_PROPERTY);
     String appId = "recsys-online-" + view + "-" + queryId;
@@ -153,7 +156,7 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
       if (spoolDir != null) {
         spool = new OfflineLogSpool(spark, path, appId, spoolDir, appendInterval, SPOOL_MAX_PENDING_ROWS,
             () -> committedToLog(spark));
-        spool.recover(logRows.schema(), last, batchId);
+        spool.recover(logSchema, last, batchId);
       }
       runChecked = true;
       if (s.rows() > 0 && last >= batchId) {
@@ -161,16 +164,16 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
             + "again", path, batchId, last);
       } else if (s.rows() > 0) {
         // Delta skips the append if an older version of this writer logged the batch with these options
-        append(logRows, appId, batchId, true);
+        append(logRows.get(), appId, batchId, true);
       }
     } else if (s.rows() > 0) {
       if (res.records() != null && spool != null) {
-        spool.add(res.records(), logRows.schema(), batchId);
+        spool.add(res.records(), logSchema, batchId);
       } else {
         if (spool != null) {
           spool.append(); // the log's batches stay in order: every marker covers all batches before it
         }
-        append(logRows, appId, batchId, false);
+        append(logRows.get(), appId, batchId, false);
       }
     }
     long t2 = System.nanoTime();
@@ -184,10 +187,15 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
     }
   }
 
-  /** The rows a partition may bring back for the spool: {@value #SPOOL_MAX_BATCH_ROWS} over the partitions. */
+  /**
+   * The rows a partition may bring back for the spool: {@value #SPOOL_MAX_BATCH_ROWS} (or
+   * {@code spark.recsys.online.spoolMaxBatchRows}, which tests set low) over the partitions.
+   */
   static int spoolRecordsPerPartition(SparkSession spark) {
     int partitions = Math.max(1, Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions", "200")));
-    return (int) Math.max(1, SPOOL_MAX_BATCH_ROWS / partitions);
+    long max = Long.parseLong(spark.conf().get("spark.recsys.online.spoolMaxBatchRows",
+        String.valueOf(SPOOL_MAX_BATCH_ROWS)));
+    return (int) Math.max(1, max / partitions);
   }
 
   /** Appends one micro-batch's rows to the offline log, marked with its id; {@code txn} adds Delta's own check. */
