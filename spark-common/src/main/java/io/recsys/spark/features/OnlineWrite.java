@@ -33,14 +33,17 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     implements Serializable {
 
   /**
-   * What a partition sends back: one stats row per view it wrote ({@code record} null; {@code records_complete}
-   * says whether the partition sent all its records), then one row per record (the other columns zero).
-   * {@code view} is the view's index (always 0 for one view).
+   * What a partition sends back: one row per view it wrote, with its figures and, when asked for, its rows' records
+   * in one value ({@code records}: each record as an int length and its bytes; null when the partition sent none,
+   * which {@code records_complete} says). {@code view} is the view's index (always 0 for one view). One value per
+   * view, not a row per record: {@link OnlineViewsWrite#runRows} sends these rows through Spark's Java
+   * serialization, which took about 5% of a six-view job's CPU with a row per record (BENCHMARKS.md, freshness
+   * notes).
    */
   static final StructType STATS_AND_RECORDS = new StructType().add("view", DataTypes.IntegerType)
       .add("rows", DataTypes.LongType).add("written", DataTypes.LongType).add("stale", DataTypes.LongType)
       .add("lag_sum_ms", DataTypes.DoubleType).add("lag_max_ms", DataTypes.LongType)
-      .add("records_complete", DataTypes.BooleanType).add("record", DataTypes.BinaryType);
+      .add("records_complete", DataTypes.BooleanType).add("records", DataTypes.BinaryType);
   /** The column a write with records adds to the frame. */
   static final String RECORD = "__recsys_record";
 
@@ -170,16 +173,20 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     }
     for (Row r : parts) {
       int v = r.getInt(0);
-      if (!r.isNullAt(7)) {
-        records.get(v).add((byte[]) r.get(7));
-        continue;
-      }
       n[v] += r.getLong(1);
       written[v] += r.getLong(2);
       stale[v] += r.getLong(3);
       lagSum[v] += r.getDouble(4);
       lagMax[v] = Math.max(lagMax[v], r.getLong(5));
       complete &= r.getBoolean(6);
+      if (complete && !r.isNullAt(7)) {
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap((byte[]) r.get(7));
+        while (in.hasRemaining()) {
+          byte[] record = new byte[in.getInt()];
+          in.get(record);
+          records.get(v).add(record);
+        }
+      }
     }
     List<Result> out = new ArrayList<>(views);
     for (int v = 0; v < views; v++) {
@@ -231,7 +238,7 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
     long[] stale = new long[views];
     double[] lagSum = new double[views];
     long[] lagMax = new long[views];
-    List<Row> records = new ArrayList<>();
+    java.io.ByteArrayOutputStream[] records = new java.io.ByteArrayOutputStream[views];
     boolean complete = recordOf != null;
     long seen = 0;
     OnlineStore store = OnlineStore.shared(source.redis());
@@ -249,9 +256,17 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       seen++;
       if (complete && seen > maxRecords) {
         complete = false; // too many for the driver: none are sent
-        records.clear();
+        java.util.Arrays.fill(records, null);
       } else if (complete) {
-        records.add(RowFactory.create(v, 0L, 0L, 0L, 0.0, 0L, true, recordOf.record(r, v)));
+        byte[] record = recordOf.record(r, v);
+        if (records[v] == null) {
+          records[v] = new java.io.ByteArrayOutputStream(1 << 12);
+        }
+        records[v].write(record.length >>> 24);
+        records[v].write(record.length >>> 16);
+        records[v].write(record.length >>> 8);
+        records[v].write(record.length);
+        records[v].write(record, 0, record.length);
       }
       if (batch.size() >= size || !input.hasNext()) {
         boolean[] done = store.write(batch, batch.size() == size ? batchTtls
@@ -271,13 +286,13 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
         batch.clear();
       }
     }
-    List<Row> out = new ArrayList<>(views + records.size());
+    List<Row> out = new ArrayList<>(views);
     for (int v = 0; v < views; v++) {
       if (rows[v] > 0) {
-        out.add(RowFactory.create(v, rows[v], written[v], stale[v], lagSum[v], lagMax[v], complete, null));
+        out.add(RowFactory.create(v, rows[v], written[v], stale[v], lagSum[v], lagMax[v], complete,
+            complete && records[v] != null ? records[v].toByteArray() : null));
       }
     }
-    out.addAll(records);
     return out;
   }
 }
