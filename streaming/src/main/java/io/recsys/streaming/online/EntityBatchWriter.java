@@ -10,8 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
-import org.apache.spark.rdd.RDD;
 import org.apache.spark.api.java.function.VoidFunction2;
+import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -26,11 +26,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The sink of one entity's query: a micro-batch holds the rows of every view the query computes
- * ({@link StatefulViewAggregation#computeAll}). One view: its {@link OnlineBatchWriter} does everything. Several
- * views: the batch is cached (so the stateful operator runs once, whatever reads it), all the views' rows go to
- * Redis in one Spark job, one script call per entity for all of its views ({@link OnlineViewsWrite}), bringing
- * back the offline log's records of every view; then each view's {@link OnlineBatchWriter} takes its rows on to
- * the offline log and the metrics, in the order of the views.
+ * ({@link StatefulViewAggregation#computeAll}). All the views' rows go to Redis in one Spark job, one script call
+ * per entity for all of its views ({@link OnlineViewsWrite}), bringing back the offline log's records of every
+ * view; then each view's {@link OnlineBatchWriter} takes its rows on to the offline log and the metrics, in the
+ * order of the views. Once every view spools (after a run's first micro-batch), the job streams the sink's own
+ * rows ({@link #spoolFromRows}). Before that (the first micro-batch, whose rows are appended to the log directly,
+ * or every micro-batch without an append interval), the batch is cached so that the stateful operator runs once
+ * whatever reads it, and one view's {@link OnlineBatchWriter} does everything itself.
  *
  * <p>Why one write: a six-view micro-batch of the benchmark (about 30,000 rows) spent about 2 s in the five
  * Redis writes after the first, each its own Spark job over the cache with one script call per row; one script
