@@ -24,6 +24,24 @@ class OfflineLogTest {
 
   final SparkSession spark = SparkTestSession.get();
 
+  /** The spool's limit per partition: the default over the shuffle partitions; a bad setting says what to give. */
+  @Test
+  void theSpoolsLimitIsSharedByThePartitionsAndABadSettingIsRefused() {
+    int partitions = Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+    assertThat(OnlineBatchWriter.spoolRecordsPerPartition(spark))
+        .isEqualTo((int) (OnlineBatchWriter.SPOOL_MAX_BATCH_ROWS / partitions));
+    for (String bad : List.of("lots", "0", "-5")) {
+      spark.conf().set("spark.recsys.online.spoolMaxBatchRows", bad);
+      try {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> OnlineBatchWriter.spoolRecordsPerPartition(spark))
+            .isInstanceOf(io.recsys.spark.UserError.class)
+            .hasMessageContaining("spark.recsys.online.spoolMaxBatchRows").hasMessageContaining("'" + bad + "'");
+      } finally {
+        spark.conf().unset("spark.recsys.online.spoolMaxBatchRows");
+      }
+    }
+  }
+
   @Test
   void findsTheQuerysNewestMarkerBehindOtherCommitsAndNothingForOthers(@TempDir Path dir) {
     String path = dir.resolve("features/user_activity_5m").toUri().toString();
