@@ -150,12 +150,7 @@ public record OnlineViewsWrite(String redis, String project, Entity entity, List
       int viewColumn = schema.fieldIndex(StatefulViewAggregation.VIEW);
       int keyColumn = schema.fieldIndex(w.entity().joinKey());
       int timeColumn = schema.fieldIndex(FeatureAggregations.EVENT_TIMESTAMP);
-      int[][] featureColumns = new int[w.views().size()][];
-      for (int v = 0; v < featureColumns.length; v++) {
-        FeatureView view = w.views().get(v);
-        featureColumns[v] = view.features().stream()
-            .mapToInt(f -> schema.fieldIndex(StatefulViewAggregation.column(view, f))).toArray();
-      }
+      int[][] featureColumns = featureColumns(schema);
       return new OnlineWrite.Bound<>() {
         public int view(Row r) {
           return r.getInt(viewColumn);
@@ -173,6 +168,17 @@ public record OnlineViewsWrite(String redis, String project, Entity entity, List
       };
     }
 
+    /** Per view, the positions in {@code schema} of its features' columns, in the view's order. */
+    private int[][] featureColumns(StructType schema) {
+      int[][] out = new int[w.views().size()][];
+      for (int v = 0; v < out.length; v++) {
+        FeatureView view = w.views().get(v);
+        out[v] = view.features().stream()
+            .mapToInt(f -> schema.fieldIndex(StatefulViewAggregation.column(view, f))).toArray();
+      }
+      return out;
+    }
+
     /** As {@link #bind}, for Spark's own rows: the same {@link OnlineRow}s from the same values. */
     OnlineWrite.Bound<InternalRow> bindRows(StructType schema) {
       int viewColumn = schema.fieldIndex(StatefulViewAggregation.VIEW);
@@ -180,13 +186,10 @@ public record OnlineViewsWrite(String redis, String project, Entity entity, List
       int timeColumn = schema.fieldIndex(FeatureAggregations.EVENT_TIMESTAMP);
       DataType keyType = schema.fields()[keyColumn].dataType();
       scala.Function1<Object, Object> key = CatalystTypeConverters.createToScalaConverter(keyType);
-      int[][] featureColumns = new int[w.views().size()][];
+      int[][] featureColumns = featureColumns(schema);
       DataType[][] types = new DataType[featureColumns.length][];
       List<List<scala.Function1<Object, Object>>> converters = new ArrayList<>();
       for (int v = 0; v < featureColumns.length; v++) {
-        FeatureView view = w.views().get(v);
-        featureColumns[v] = view.features().stream()
-            .mapToInt(f -> schema.fieldIndex(StatefulViewAggregation.column(view, f))).toArray();
         types[v] = java.util.Arrays.stream(featureColumns[v]).mapToObj(c -> schema.fields()[c].dataType())
             .toArray(DataType[]::new);
         converters.add(java.util.Arrays.stream(types[v]).map(CatalystTypeConverters::createToScalaConverter)

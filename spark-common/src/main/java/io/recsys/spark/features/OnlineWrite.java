@@ -154,8 +154,8 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
    */
   static List<Result> write(Dataset<Row> rows, Column record, int maxRecordsPerPartition, Source source) {
     Dataset<Row> input = record == null ? rows : rows.withColumn(RECORD, record);
-    List<Row> parts = input.mapPartitions(new WritePartition(source, record != null, maxRecordsPerPartition),
-        Encoders.row(STATS_AND_RECORDS)).collectAsList();
+    List<Row> parts = input.mapPartitions(new WritePartition(source, input.schema(), record != null,
+        maxRecordsPerPartition), Encoders.row(STATS_AND_RECORDS)).collectAsList();
     return results(parts, source.views(), record != null);
   }
 
@@ -199,11 +199,13 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
   static final class WritePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
     private final Source source;
+    private final StructType schema;
     private final boolean withRecords;
     private final int maxRecords;
 
-    WritePartition(Source source, boolean withRecords, int maxRecords) {
+    WritePartition(Source source, StructType schema, boolean withRecords, int maxRecords) {
       this.source = source;
+      this.schema = schema;
       this.withRecords = withRecords;
       this.maxRecords = maxRecords;
     }
@@ -213,10 +215,8 @@ public record OnlineWrite(String redis, String project, Entity entity, FeatureVi
       if (!input.hasNext()) {
         return java.util.Collections.emptyIterator();
       }
-      scala.collection.BufferedIterator<Row> rows = scala.jdk.javaapi.CollectionConverters.asScala(input).buffered();
-      StructType schema = rows.head().schema();
       int recordColumn = withRecords ? schema.fieldIndex(RECORD) : -1;
-      return writePartition(scala.jdk.javaapi.CollectionConverters.asJava(rows), source, source.bind(schema),
+      return writePartition(input, source, source.bind(schema),
           withRecords ? (r, v) -> (byte[]) r.get(recordColumn) : null, maxRecords).iterator();
     }
   }

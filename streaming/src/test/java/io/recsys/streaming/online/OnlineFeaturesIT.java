@@ -69,14 +69,7 @@ class OnlineFeaturesIT {
         .withTime(Instant.now().minusSeconds(60), Duration.ofHours(3))));
     List<FeatureView> views = List.of(defs.view("user_activity_1h"), defs.view("user_interests_1h"),
         defs.view("user_recent_items"), defs.view("user_session"), defs.view("item_popularity"));
-    // lateness above the replay's disorder, so the stream and the batch see the same events
-    OnlineFeaturesConfig config = OnlineFeaturesConfig.defaults(dir.resolve("lake").toUri().toString(),
-            stack.kafkaBootstrap(), stack.redisUri())
-        .withViews(views).withAllowedLateness(Duration.ofDays(2))
-        .withTrigger(TriggerSpec.parse("available-now"));
-    config = new OnlineFeaturesConfig(config.lake(), config.bootstrap(), topic, config.redis(), config.definitions(),
-        config.views(), config.checkpointRoot(), config.trigger(), 1_500, "earliest", config.allowedLateness(),
-        97, config.parser(), -1, null, Map.of());
+    OnlineFeaturesConfig config = config(stack, dir, topic, views, 1_500);
     StreamMetrics metrics = new StreamMetrics("online-features-it");
     // no append by the spool's thread during the test: the spooled micro-batches are appended when the query ends
     spark.conf().set("spark.recsys.online.offlineLogInterval", "1h");
@@ -182,13 +175,7 @@ class OnlineFeaturesIT {
         .withSeed(11).withBadRatio(0.0).withDisorder(0.0, 0.0)
         .withTime(Instant.now().minusSeconds(60), Duration.ofHours(1))));
     List<FeatureView> views = List.of(defs.view("user_activity_1h"), defs.view("user_recent_items"));
-    OnlineFeaturesConfig config = OnlineFeaturesConfig.defaults(dir.resolve("lake").toUri().toString(),
-            stack.kafkaBootstrap(), stack.redisUri())
-        .withViews(views).withAllowedLateness(Duration.ofDays(2))
-        .withTrigger(TriggerSpec.parse("available-now"));
-    config = new OnlineFeaturesConfig(config.lake(), config.bootstrap(), topic, config.redis(), config.definitions(),
-        config.views(), config.checkpointRoot(), config.trigger(), 400, "earliest", config.allowedLateness(),
-        97, config.parser(), -1, null, Map.of());
+    OnlineFeaturesConfig config = config(stack, dir, topic, views, 400);
     StreamMetrics metrics = new StreamMetrics("online-features-overflow-it");
     spark.conf().set("spark.recsys.online.offlineLogInterval", "1h");
     spark.conf().set("spark.recsys.online.spoolMaxBatchRows", "40"); // 20 rows a partition
@@ -221,6 +208,22 @@ class OnlineFeaturesIT {
         redis.deleteProject(defs.project()); // the other test compares the whole database with its own replay
       }
     }
+  }
+
+  /**
+   * The job on {@code topic} until it has caught up (available-now), {@code maxOffsets} events per micro-batch,
+   * Redis pipelines of 97 rows, and lateness above the replays' disorder, so that the stream and a batch
+   * recomputation see the same events.
+   */
+  private static OnlineFeaturesConfig config(LocalStack stack, Path dir, String topic, List<FeatureView> views,
+      long maxOffsets) {
+    OnlineFeaturesConfig c = OnlineFeaturesConfig.defaults(dir.resolve("lake").toUri().toString(),
+            stack.kafkaBootstrap(), stack.redisUri())
+        .withViews(views).withAllowedLateness(Duration.ofDays(2))
+        .withTrigger(TriggerSpec.parse("available-now"));
+    return new OnlineFeaturesConfig(c.lake(), c.bootstrap(), topic, c.redis(), c.definitions(), c.views(),
+        c.checkpointRoot(), c.trigger(), maxOffsets, "earliest", c.allowedLateness(), 97, c.parser(), -1, null,
+        Map.of());
   }
 
   /** Each entity's newest row of a view's offline log (latest event, then latest logged), as feature values. */

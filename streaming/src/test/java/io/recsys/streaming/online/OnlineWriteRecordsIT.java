@@ -153,14 +153,7 @@ class OnlineWriteRecordsIT {
         }
 
         // the same hashes as one write per view, field for field (the keys differ only in the project)
-        Map<String, Map<String, String>> hashes = redis.hashes();
-        for (int i = 0; i < 30; i++) {
-          String a = HexFormat.of().formatHex(OnlineRow.encode("views_it_a", user, views.get(0), "views-u" + i,
-              base, List.of(0L, 0L, 0L, 0L)).key());
-          String b = HexFormat.of().formatHex(OnlineRow.encode("views_it_b", user, views.get(0), "views-u" + i,
-              base, List.of(0L, 0L, 0L, 0L)).key());
-          assertThat(hashes.get(b)).as("views-u" + i).isNotEmpty().isEqualTo(hashes.get(a));
-        }
+        assertSameHashes(redis.hashes(), user, views.get(0), "views-u", 30, "views_it_a", "views_it_b");
 
         // a second write of the same rows rewrites them (equal event times); session rows one second older
         // than the stored ones are skipped, and only those
@@ -246,14 +239,7 @@ class OnlineWriteRecordsIT {
         assertThat(got.get(2).stats().rows()).isEqualTo(8);
 
         // the same hashes as through the frame's path, field for field (the keys differ only in the project)
-        Map<String, Map<String, String>> hashes = redis.hashes();
-        for (int i = 0; i < 24; i++) {
-          String a = HexFormat.of().formatHex(OnlineRow.encode("rows_it_a", user, views.get(0), "rows-u" + i,
-              base, List.of(0L, 0L, 0L, 0L)).key());
-          String b = HexFormat.of().formatHex(OnlineRow.encode("rows_it_b", user, views.get(0), "rows-u" + i,
-              base, List.of(0L, 0L, 0L, 0L)).key());
-          assertThat(hashes.get(b)).as("rows-u" + i).isNotEmpty().isEqualTo(hashes.get(a));
-        }
+        assertSameHashes(redis.hashes(), user, views.get(0), "rows-u", 24, "rows_it_a", "rows_it_b");
 
         // 50 rows in 2 partitions: one holds at least 25, over a limit of 24, so no records come back
         List<OnlineWrite.Result> capped = rows.runRows(all.queryExecution().toRdd(), all.schema(),
@@ -266,6 +252,21 @@ class OnlineWriteRecordsIT {
         redis.deleteProject("rows_it_a");
         redis.deleteProject("rows_it_b");
       }
+    }
+  }
+
+  /**
+   * Users {@code prefix}0 .. {@code prefix}(n - 1) have the same hash, field for field, under both projects (their
+   * keys differ only in the project).
+   */
+  private static void assertSameHashes(Map<String, Map<String, String>> hashes, Entity user, FeatureView view,
+      String prefix, int n, String projectA, String projectB) {
+    for (int i = 0; i < n; i++) {
+      String a = HexFormat.of().formatHex(OnlineRow.encode(projectA, user, view, prefix + i, Instant.EPOCH,
+          List.of(0L, 0L, 0L, 0L)).key());
+      String b = HexFormat.of().formatHex(OnlineRow.encode(projectB, user, view, prefix + i, Instant.EPOCH,
+          List.of(0L, 0L, 0L, 0L)).key());
+      assertThat(hashes.get(b)).as(prefix + i).isNotEmpty().isEqualTo(hashes.get(a));
     }
   }
 
