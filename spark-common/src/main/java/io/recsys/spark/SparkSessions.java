@@ -22,10 +22,7 @@ public final class SparkSessions {
     SparkSession.Builder b = SparkSession.builder().appName(appName)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog");
-    setIfAbsent(b, conf, "spark.sql.session.timeZone", "UTC");
-    // Partitioned appends (bronze by event_date) write a few partitions per task: keep a writer open per
-    // partition instead of sorting each task's rows by partition first.
-    setIfAbsent(b, conf, "spark.sql.maxConcurrentOutputFileWriters", "8");
+    lakeSettings().forEach((k, v) -> setIfAbsent(b, conf, k, v));
     // streaming micro-batches before the work beside them (offline-log appends): see SchedulerPools
     SchedulerPools.settings(conf).forEach(b::config);
     if (local) {
@@ -48,6 +45,26 @@ public final class SparkSessions {
     // also when the context already existed (the spark.hadoop.* keys only reach a new one)
     hadoopConf.forEach((k, v) -> spark.sparkContext().hadoopConfiguration().set(k, v));
     return spark;
+  }
+
+  /**
+   * How every job writes the lake, on any master (a {@code --conf} of the same key wins); the test session uses
+   * them too.
+   * <ul>
+   *   <li>Session time zone UTC, so that dates derived from event time do not depend on the host.
+   *   <li>Partitioned appends (bronze by event_date) write a few partitions per task: a writer open per partition
+   *       instead of sorting each task's rows by partition first.
+   *   <li>Timestamps in Parquet as INT64 microseconds (what Spark holds in memory), not Spark's default INT96,
+   *       which Parquet deprecated: no Julian-day conversion per value, and a dictionary of longs instead of one
+   *       of 12-byte arrays. In a profile of the bronze job the INT96 dictionaries of its three timestamp columns
+   *       took about 2% of the write tasks' samples (BENCHMARKS.md, ingest notes). Readers take both, file by file.
+   * </ul>
+   */
+  public static Map<String, String> lakeSettings() {
+    return Map.of(
+        "spark.sql.session.timeZone", "UTC",
+        "spark.sql.maxConcurrentOutputFileWriters", "8",
+        "spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS");
   }
 
   private static final Pattern LOCAL_N = Pattern.compile("local\\[(\\d+)(,\\d+)?]");

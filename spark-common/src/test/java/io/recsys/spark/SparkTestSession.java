@@ -3,8 +3,8 @@ package io.recsys.spark;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, UTC,
- * the jobs' local file systems ({@link LocalFileSystems}) and scheduler pools ({@link SchedulerPools}).
+ * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, the
+ * jobs' lake settings ({@link SparkSessions#lakeSettings}: UTC, ...), the jobs' local file systems ({@link LocalFileSystems}) and scheduler pools ({@link SchedulerPools}).
  * Started on first use (4-5 s) and shared by every test class of the JVM.
  */
 public final class SparkTestSession {
@@ -20,6 +20,8 @@ public final class SparkTestSession {
       LocalFileSystems.settings().forEach((k, v) -> b.config("spark.hadoop." + k, v));
       // the jobs' scheduler pools (SparkSessions)
       SchedulerPools.settings(new org.apache.spark.SparkConf(true)).forEach(b::config);
+      // how the jobs write the lake: UTC, concurrent partition writers, INT64 timestamps (SparkSessions)
+      SparkSessions.lakeSettings().forEach(b::config);
       session = b
           .appName("recsys-tests")
           .master("local[2]")
@@ -28,7 +30,6 @@ public final class SparkTestSession {
           .config("spark.driver.bindAddress", "127.0.0.1")
           .config("spark.sql.shuffle.partitions", "2")
           .config("spark.default.parallelism", "2")
-          .config("spark.sql.session.timeZone", "UTC")
           .config("spark.databricks.delta.snapshotPartitions", "2")
           .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
           .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")

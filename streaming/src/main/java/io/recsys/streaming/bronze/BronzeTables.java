@@ -10,13 +10,21 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * Creates bronze.events and bronze.quarantine with their layout before the first write: events partitioned by
- * event_date, and Delta file statistics only on the columns queries filter by. Delta's default indexes the first
- * 32 columns, computing min/max/null counts of each on every row written; on bronze that was measured to cost
- * about 5% of the write for columns (context, price, query, ...) nobody skips files by.
+ * event_date, and Delta file statistics only on the columns files can be skipped by ({@link #EVENT_STATS}).
+ * Delta's default indexes the first 32 columns, computing min/max/null counts of each on every row written; on
+ * bronze that was measured to cost about 5% of the write for columns (context, price, query, ...) nobody skips
+ * files by. Tables created before a change of these properties keep theirs.
  */
 final class BronzeTables {
 
-  static final String EVENT_STATS = "event_time,event_type,user_id,item_id,session_id,kafka_partition,kafka_offset";
+  /**
+   * Delta file statistics of bronze.events: the columns a file can be skipped by. Event time (files of a batch
+   * cover a time range), user_id (the maintenance job Z-orders event tables by it; erasure deletes by it) and the
+   * Kafka coordinates (offsets grow within a partition; lineage look-ups). Not event_type, item_id or session_id:
+   * every file holds nearly all of their values, and Delta's statistics copy each string value of each row (in a
+   * profile of the bronze job the statistics took 8% of the write tasks' samples; BENCHMARKS.md, ingest notes).
+   */
+  static final String EVENT_STATS = "event_time,user_id,kafka_partition,kafka_offset";
   /**
    * Columns written without Parquet dictionaries (a table property, which Delta hands to the Parquet writer):
    * ids that are unique or nearly so per file, where the dictionary is built per value and then mostly thrown

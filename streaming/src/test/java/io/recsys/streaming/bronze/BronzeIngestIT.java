@@ -26,8 +26,18 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.schema.LogicalTypeAnnotation;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import io.recsys.streaming.common.SupervisedQuery;
@@ -60,6 +70,7 @@ class BronzeIngestIT {
         .anyMatch(n -> n.startsWith("event_date="));
     assertThat(spark.read().format("delta").load(lake.bronzeEvents()).filter("event_date <> to_date(event_time)").count())
         .isZero();
+    assertFilesSkippableAndTimestampsInt64(dir.resolve("bronze/events"));
 
     // the same job again from its checkpoint: nothing new in Kafka, nothing new in the lake
     ingestAll(spark, cfg);
@@ -171,6 +182,40 @@ class BronzeIngestIT {
         "x"}, "--metrics-port");
     assertRejected(new String[] {"--lake", "s3a://no-such-bucket-here/lake", "--bootstrap", stack.kafkaBootstrap(),
         "--topic", topic, "--s3-endpoint", stack.s3().endpoint()}, "Cannot reach the lake at s3a://no-such-bucket-here/lake");
+  }
+
+  /**
+   * Every data file of bronze.events has Delta statistics on the columns queries skip files by (event time,
+   * user_id, the Kafka coordinates) and stores its timestamps as Parquet INT64 microseconds, which pyarrow, DuckDB
+   * and Trino read as timestamps (not the deprecated INT96).
+   */
+  private void assertFilesSkippableAndTimestampsInt64(Path table) throws Exception {
+    List<String> stats = spark.read().json(table.resolve("_delta_log") + "/*.json").where("add is not null")
+        .select("add.stats").as(Encoders.STRING()).collectAsList();
+    assertThat(stats).isNotEmpty();
+    ObjectMapper json = new ObjectMapper();
+    for (String s : stats) {
+      List<String> columns = new ArrayList<>();
+      json.readTree(s).get("minValues").fieldNames().forEachRemaining(columns::add);
+      assertThat(columns).containsExactlyInAnyOrder("event_time", "user_id", "kafka_partition", "kafka_offset");
+    }
+    List<Path> files;
+    try (var walk = Files.walk(table)) {
+      files = walk.filter(p -> p.toString().endsWith(".parquet")).toList();
+    }
+    assertThat(files).hasSize(stats.size());
+    for (Path f : files) {
+      try (ParquetFileReader r = ParquetFileReader.open(
+          HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(f.toUri()), new Configuration()))) {
+        MessageType schema = r.getFileMetaData().getSchema();
+        for (String c : List.of("event_time", "kafka_timestamp", "ingest_time")) {
+          PrimitiveType t = schema.getType(c).asPrimitiveType();
+          assertThat(t.getPrimitiveTypeName()).as(c).isEqualTo(PrimitiveType.PrimitiveTypeName.INT64);
+          assertThat(t.getLogicalTypeAnnotation()).as(c)
+              .isEqualTo(LogicalTypeAnnotation.timestampType(true, LogicalTypeAnnotation.TimeUnit.MICROS));
+        }
+      }
+    }
   }
 
   private static void assertRejected(String[] args, String message) {
