@@ -3,8 +3,9 @@ package io.recsys.spark;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, the
- * jobs' lake settings ({@link SparkSessions#lakeSettings}: UTC, ...), the jobs' local file systems ({@link LocalFileSystems}) and scheduler pools ({@link SchedulerPools}).
+ * The one SparkSession of a test JVM: local[2], UI off, loopback, few shuffle partitions, Delta enabled, and the
+ * jobs' lake settings ({@link SparkSessions#lakeSettings}), local file systems ({@link LocalFileSystems}) and
+ * scheduler pools ({@link SchedulerPools}).
  * Started on first use (4-5 s) and shared by every test class of the JVM.
  */
 public final class SparkTestSession {

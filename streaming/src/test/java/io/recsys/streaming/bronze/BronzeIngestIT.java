@@ -9,6 +9,7 @@ import static io.recsys.streaming.bronze.IngestFixtures.produceSynthetic;
 import static io.recsys.streaming.bronze.IngestFixtures.quarantineByReason;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.recsys.contract.ParserConfig;
 import io.recsys.contract.ReasonCode;
 import io.recsys.infra.stack.LocalStack;
@@ -29,7 +30,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.parquet.hadoop.ParquetFileReader;
