@@ -1,6 +1,7 @@
 package io.recsys.spark;
 
 import org.apache.spark.SparkConf;
+import org.apache.spark.sql.RuntimeConfig;
 
 /**
  * Layered configuration, in this order: the command-line option, then the Spark conf key
@@ -39,6 +40,24 @@ public final class Settings {
     } catch (NumberFormatException e) {
       throw UserError.badArgument(key, v, "an integer");
     }
+  }
+
+  /**
+   * A setting of 1 or more from a session's runtime conf (what {@code --conf} and {@code spark.conf().set} give),
+   * {@code defaultValue} when unset; anything else is a {@link UserError} naming the key and {@code expected}.
+   */
+  public static long positiveLong(RuntimeConfig conf, String key, long defaultValue, String expected) {
+    String v = conf.get(key, String.valueOf(defaultValue));
+    long n;
+    try {
+      n = Long.parseLong(v.strip());
+    } catch (NumberFormatException e) {
+      n = 0;
+    }
+    if (n < 1) {
+      throw UserError.badArgument(key, v, expected);
+    }
+    return n;
   }
 
   public int intValue(Integer cliValue, String key, int defaultValue) {

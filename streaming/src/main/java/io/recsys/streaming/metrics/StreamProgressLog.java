@@ -1,7 +1,7 @@
 package io.recsys.streaming.metrics;
 
 import io.recsys.spark.SchedulerPools;
-import io.recsys.spark.UserError;
+import io.recsys.spark.Settings;
 import java.sql.Date;
 import java.sql.Timestamp;
 import java.time.Instant;
@@ -90,16 +90,8 @@ public final class StreamProgressLog {
     if (!Boolean.parseBoolean(spark.conf().get("spark.recsys.progress.table", "true"))) {
       return null;
     }
-    String interval = spark.conf().get("spark.recsys.progress.flushInterval", "60");
-    long seconds;
-    try {
-      seconds = Long.parseLong(interval.strip());
-    } catch (NumberFormatException e) {
-      seconds = -1;
-    }
-    if (seconds <= 0) {
-      throw UserError.badArgument("spark.recsys.progress.flushInterval", interval, "a number of seconds above 0");
-    }
+    long seconds = Settings.positiveLong(spark.conf(), "spark.recsys.progress.flushInterval", 60,
+        "a number of seconds above 0");
     return new StreamProgressLog(spark, path, seconds);
   }
 

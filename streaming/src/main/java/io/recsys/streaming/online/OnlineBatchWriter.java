@@ -3,7 +3,7 @@ package io.recsys.streaming.online;
 import io.recsys.spark.features.OnlineWrite;
 
 import io.recsys.lake.LakeLayout;
-import io.recsys.spark.UserError;
+import io.recsys.spark.Settings;
 import io.recsys.streaming.metrics.StreamMetrics;
 import io.delta.tables.DeltaTable;
 import java.sql.Timestamp;
@@ -194,17 +194,8 @@ final class OnlineBatchWriter implements VoidFunction2<Dataset<Row>, Long> {
    */
   static int spoolRecordsPerPartition(SparkSession spark) {
     int partitions = Math.max(1, Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions", "200")));
-    String key = "spark.recsys.online.spoolMaxBatchRows";
-    String value = spark.conf().get(key, String.valueOf(SPOOL_MAX_BATCH_ROWS));
-    long max;
-    try {
-      max = Long.parseLong(value.trim());
-    } catch (NumberFormatException e) {
-      max = 0;
-    }
-    if (max < 1) {
-      throw UserError.badArgument(key, value, "a number of rows, 1 or more (default " + SPOOL_MAX_BATCH_ROWS + ")");
-    }
+    long max = Settings.positiveLong(spark.conf(), "spark.recsys.online.spoolMaxBatchRows", SPOOL_MAX_BATCH_ROWS,
+        "a number of rows, 1 or more (default " + SPOOL_MAX_BATCH_ROWS + ")");
     return (int) Math.min(Integer.MAX_VALUE, Math.max(1, max / partitions));
   }
 
