@@ -27,6 +27,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
+import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.streaming.ExpiredTimerInfo;
 import org.apache.spark.sql.streaming.MapState;
 import org.apache.spark.sql.streaming.OutputMode;
@@ -174,7 +176,6 @@ public final class StatefulViewAggregation {
   static final class Spec implements Serializable {
     private static final long serialVersionUID = 1L;
     final int index;
-    final String stateName;
     final boolean session;
     final long windowMicros;
     final long slideMicros;
@@ -193,7 +194,6 @@ public final class StatefulViewAggregation {
 
     Spec(int index, FeatureView view, List<String> columns, StructType inSchema, int firstColumn) {
       this.index = index;
-      this.stateName = "panes_" + view.name();
       this.firstColumn = firstColumn;
       session = view.isSession();
       windowMicros = session ? DAY_MICROS : view.window().toNanos() / 1000;
@@ -237,14 +237,22 @@ public final class StatefulViewAggregation {
   static final long DAY_MICROS = 86_400_000_000L;
 
   /**
-   * Keyed by the entity; state: per view, one map of panes (window views: slide start; sessions: day and
-   * session), and one event-time timer per pane end (shared by the views whose panes end then).
+   * Keyed by the entity; state: one map of panes for all the views, keyed {@code <view index>|<slide start>}
+   * (sessions: {@code <view index>|<day>|<session_id>}), each pane as the bytes of its view's {@link PaneCodec},
+   * and one event-time timer per pane end (shared by the views whose panes end then).
+   *
+   * <p>Why one map of bytes rather than a map of rows per view: Spark builds each state variable's key and value
+   * encoders again in every task, generating their code each time; with six views that was about 12% of the
+   * online job's CPU (BENCHMARKS.md, freshness notes). The codecs here are built once per task thread.
    */
   static final class Processor extends StatefulProcessor<String, Row, Row> {
     private static final long serialVersionUID = 1L;
+    /** The map state's name; a checkpoint of the earlier layout (one {@code panes_<view>} map per view) differs. */
+    static final String STATE = "panes";
     private final Spec[] specs;
     private final int width;
-    private transient MapState<String, Row>[] panes;
+    private transient MapState<String, byte[]> panes;
+    private transient PaneCodec[] codecs;
     private transient boolean timers;
 
     Processor(Spec[] specs, int width) {
@@ -253,14 +261,18 @@ public final class StatefulViewAggregation {
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public void init(OutputMode outputMode, TimeMode timeMode) {
       timers = TimeMode.EventTime().equals(timeMode);
-      panes = new MapState[specs.length];
+      panes = getHandle().getMapState(STATE, Encoders.STRING(), Encoders.BINARY(), TTLConfig.NONE());
+      codecs = new PaneCodec[specs.length];
       for (Spec spec : specs) {
-        panes[spec.index] = getHandle().getMapState(spec.stateName, Encoders.STRING(), Encoders.row(spec.paneSchema),
-            TTLConfig.NONE());
+        codecs[spec.index] = PaneCodec.of(spec.paneSchema);
       }
+    }
+
+    /** The map key of a view's pane: the view's index, then the pane's id. */
+    private static String stateKey(Spec spec, String id) {
+      return spec.index + "|" + id;
     }
 
     @Override
@@ -272,6 +284,8 @@ public final class StatefulViewAggregation {
       // a window view's stored panes, read once (by slide start) for both the panes the rows touch and the windows
       // emitted; reading each touched pane on its own too cost about 5% of a six-view job's CPU (BENCHMARKS.md)
       TreeMap<Long, Pane>[] stored = new TreeMap[specs.length];
+      // every window view's stored panes, read in one pass over the entity's map when the first view needs them
+      TreeMap<Long, byte[]>[] raw = null;
       Set<Long> newTimers = new HashSet<>();
       while (rows.hasNext()) {
         Row r = rows.next();
@@ -290,11 +304,14 @@ public final class StatefulViewAggregation {
           Pane p = mine.get(id);
           if (p == null) {
             if (spec.session) {
-              Row row = panes[spec.index].getValue(id);
-              p = row == null ? null : Pane.fromState(spec, row);
+              byte[] bytes = panes.getValue(stateKey(spec, id));
+              p = bytes == null ? null : Pane.fromState(spec, codecs[spec.index].decode(bytes));
             } else {
               if (stored[spec.index] == null) {
-                stored[spec.index] = storedPanes(spec);
+                if (raw == null) {
+                  raw = storedWindowPanes();
+                }
+                stored[spec.index] = decode(spec, raw[spec.index]);
               }
               p = stored[spec.index].get(start);
             }
@@ -321,7 +338,7 @@ public final class StatefulViewAggregation {
           continue;
         }
         for (Map.Entry<String, Pane> e : mine.entrySet()) {
-          panes[spec.index].updateValue(e.getKey(), e.getValue().toState(spec));
+          panes.updateValue(stateKey(spec, e.getKey()), codecs[spec.index].encode(e.getValue().toState(spec)));
         }
         if (spec.session) {
           emitSessions(spec, keyValue, mine, out);
@@ -339,17 +356,34 @@ public final class StatefulViewAggregation {
       }
     }
 
-    /** Every stored pane of a window view for the current entity, by slide start. */
-    private TreeMap<Long, Pane> storedPanes(Spec spec) {
-      TreeMap<Long, Pane> all = new TreeMap<>();
-      scala.collection.Iterator<scala.Tuple2<String, Row>> it = panes[spec.index].iterator();
-      while (it.hasNext()) {
-        scala.Tuple2<String, Row> e = it.next();
-        Pane p = Pane.fromState(spec, e._2());
-        p.start = Long.parseLong(e._1());
-        all.put(p.start, p);
+    /** Per window view, its stored panes for the current entity by slide start, still encoded. */
+    @SuppressWarnings("unchecked")
+    private TreeMap<Long, byte[]>[] storedWindowPanes() {
+      TreeMap<Long, byte[]>[] out = new TreeMap[specs.length];
+      for (Spec spec : specs) {
+        out[spec.index] = new TreeMap<>();
       }
-      return all;
+      scala.collection.Iterator<scala.Tuple2<String, byte[]>> it = panes.iterator();
+      while (it.hasNext()) {
+        scala.Tuple2<String, byte[]> e = it.next();
+        String key = e._1();
+        int bar = key.indexOf('|');
+        Spec spec = specs[Integer.parseInt(key.substring(0, bar))];
+        if (!spec.session) {
+          out[spec.index].put(Long.parseLong(key.substring(bar + 1)), e._2());
+        }
+      }
+      return out;
+    }
+
+    private TreeMap<Long, Pane> decode(Spec spec, TreeMap<Long, byte[]> raw) {
+      TreeMap<Long, Pane> out = new TreeMap<>();
+      for (Map.Entry<Long, byte[]> e : raw.entrySet()) {
+        Pane p = Pane.fromState(spec, codecs[spec.index].decode(e.getValue()));
+        p.start = e.getKey();
+        out.put(p.start, p);
+      }
+      return out;
     }
 
     /**
@@ -412,22 +446,56 @@ public final class StatefulViewAggregation {
     public scala.collection.Iterator<Row> handleExpiredTimer(String key, TimerValues timerValues,
         ExpiredTimerInfo info) {
       long watermark = timerValues.getCurrentWatermarkInMs() * 1000;
-      for (Spec spec : specs) {
-        List<String> expired = new ArrayList<>();
-        scala.collection.Iterator<String> it = panes[spec.index].keys();
-        while (it.hasNext()) {
-          String id = it.next();
-          int bar = id.indexOf('|');
-          long start = Long.parseLong(bar < 0 ? id : id.substring(0, bar));
-          if (start + spec.windowMicros <= watermark) {
-            expired.add(id);
-          }
-        }
-        for (String id : expired) {
-          panes[spec.index].removeKey(id);
+      List<String> expired = new ArrayList<>();
+      scala.collection.Iterator<String> it = panes.keys();
+      while (it.hasNext()) {
+        String id = it.next();
+        int bar = id.indexOf('|');
+        Spec spec = specs[Integer.parseInt(id.substring(0, bar))];
+        int end = id.indexOf('|', bar + 1);
+        long start = Long.parseLong(end < 0 ? id.substring(bar + 1) : id.substring(bar + 1, end));
+        if (start + spec.windowMicros <= watermark) {
+          expired.add(id);
         }
       }
+      for (String id : expired) {
+        panes.removeKey(id);
+      }
       return CollectionConverters.asScala(Collections.<Row>emptyIterator());
+    }
+  }
+
+  /**
+   * A view's pane rows as bytes and back: Spark's encoder for the pane's schema, writing an {@link UnsafeRow}, built
+   * once per task thread and schema (task threads are pooled, so they last). One per thread: the serializer writes
+   * every row into the same buffer, and the deserializer reads through one row.
+   */
+  static final class PaneCodec {
+    private static final ThreadLocal<Map<StructType, PaneCodec>> CODECS = ThreadLocal.withInitial(HashMap::new);
+    private final ExpressionEncoder.Serializer<Row> serializer;
+    private final ExpressionEncoder.Deserializer<Row> deserializer;
+    private final UnsafeRow reader;
+
+    private PaneCodec(StructType schema) {
+      ExpressionEncoder<Row> encoder = ExpressionEncoder.apply(schema, true);
+      serializer = encoder.createSerializer();
+      deserializer = encoder.resolveAndBind(encoder.resolveAndBind$default$1(), encoder.resolveAndBind$default$2())
+          .createDeserializer();
+      reader = new UnsafeRow(schema.size());
+    }
+
+    static PaneCodec of(StructType schema) {
+      return CODECS.get().computeIfAbsent(schema, PaneCodec::new);
+    }
+
+    byte[] encode(Row pane) {
+      // the serializer's row is its buffer, used again for the next: copy it out
+      return ((UnsafeRow) serializer.apply(pane)).copy().getBytes();
+    }
+
+    Row decode(byte[] bytes) {
+      reader.pointTo(bytes, bytes.length);
+      return deserializer.apply(reader);
     }
   }
 

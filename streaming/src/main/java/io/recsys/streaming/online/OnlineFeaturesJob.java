@@ -78,7 +78,7 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
   static final String SPOOL_DIR = "offline-log-spool";
   /** In each view's checkpoint: which engine's state it holds ({@link #checkEngine}). */
   static final String ENGINE_FILE = "_recsys_engine";
-  static final String ENGINE = "panes-v1";
+  static final String ENGINE = "panes-v2";
   private static final Pattern LATENESS = Pattern.compile("(\\d+)\\s*(s|m|h)");
 
   @Mixin LakeOptions lakeOptions = new LakeOptions();
@@ -240,9 +240,11 @@ public final class OnlineFeaturesJob implements Callable<Integer> {
    * the same views, marking a new checkpoint with {@value #ENGINE_FILE} (the engine, then the views). Stops the
    * job with what to do, instead of Spark's state-schema error in the middle of the stream, when
    * <ul>
-   *   <li>the checkpoint was made for other views (the operator's state holds one map per view);</li>
+   *   <li>the checkpoint was made for other views (the operator's state holds those views' panes);</li>
    *   <li>it holds Spark's windowed-aggregation state, without the marker (versions before this engine), or a
-   *       view's checkpoint of such a version is in the checkpoint root (they had one query per view).</li>
+   *       view's checkpoint of such a version is in the checkpoint root (they had one query per view);</li>
+   *   <li>its marker names another engine: {@code panes-v1} kept one state map of rows per view, where
+   *       {@value #ENGINE} keeps one map of encoded panes for all the views.</li>
    * </ul>
    */
   static void checkEngine(SparkSession spark, OnlineFeaturesConfig config, String entity, List<FeatureView> views) {

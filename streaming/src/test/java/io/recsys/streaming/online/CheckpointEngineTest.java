@@ -68,5 +68,10 @@ class CheckpointEngineTest {
     Files.writeString(cp.resolve(OnlineFeaturesJob.ENGINE_FILE), "windows-v9\n");
     assertThatThrownBy(() -> OnlineFeaturesJob.checkEngine(spark, config, "user", List.of(view)))
         .isInstanceOf(UserError.class).hasMessageContaining("'windows-v9'");
+
+    // the first panes engine kept a map of rows per view; this one keeps one map of bytes for all the views
+    Files.writeString(cp.resolve(OnlineFeaturesJob.ENGINE_FILE), "panes-v1\nviews: user_activity_5m\n");
+    assertThatThrownBy(() -> OnlineFeaturesJob.checkEngine(spark, config, "user", List.of(view)))
+        .isInstanceOf(UserError.class).hasMessageContaining("'panes-v1'").hasMessageContaining("Delete that folder");
   }
 }
