@@ -8,6 +8,7 @@ import io.recsys.features.Entity;
 import io.recsys.features.Feature;
 import io.recsys.features.FeatureView;
 import io.recsys.features.ValueType;
+import io.recsys.spark.RowBytes;
 import java.io.Serializable;
 import java.sql.Timestamp;
 import java.util.ArrayList;
@@ -27,8 +28,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
-import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.streaming.ExpiredTimerInfo;
 import org.apache.spark.sql.streaming.MapState;
 import org.apache.spark.sql.streaming.OutputMode;
@@ -238,12 +237,12 @@ public final class StatefulViewAggregation {
 
   /**
    * Keyed by the entity; state: one map of panes for all the views, keyed {@code <view index>|<slide start>}
-   * (sessions: {@code <view index>|<day>|<session_id>}), each pane as the bytes of its view's {@link PaneCodec},
+   * (sessions: {@code <view index>|<day>|<session_id>}), each pane as its view's row in {@link RowBytes},
    * and one event-time timer per pane end (shared by the views whose panes end then).
    *
    * <p>Why one map of bytes rather than a map of rows per view: Spark builds each state variable's key and value
    * encoders again in every task, generating their code each time; with six views that was about 12% of the
-   * online job's CPU (BENCHMARKS.md, freshness notes). The codecs here are built once per task thread.
+   * online job's CPU (BENCHMARKS.md, freshness notes). {@link RowBytes} builds its encoders once per task thread.
    */
   static final class Processor extends StatefulProcessor<String, Row, Row> {
     private static final long serialVersionUID = 1L;
@@ -252,7 +251,7 @@ public final class StatefulViewAggregation {
     private final Spec[] specs;
     private final int width;
     private transient MapState<String, byte[]> panes;
-    private transient PaneCodec[] codecs;
+    private transient RowBytes[] codecs;
     private transient boolean timers;
 
     Processor(Spec[] specs, int width) {
@@ -264,9 +263,9 @@ public final class StatefulViewAggregation {
     public void init(OutputMode outputMode, TimeMode timeMode) {
       timers = TimeMode.EventTime().equals(timeMode);
       panes = getHandle().getMapState(STATE, Encoders.STRING(), Encoders.BINARY(), TTLConfig.NONE());
-      codecs = new PaneCodec[specs.length];
+      codecs = new RowBytes[specs.length];
       for (Spec spec : specs) {
-        codecs[spec.index] = PaneCodec.of(spec.paneSchema);
+        codecs[spec.index] = RowBytes.of(spec.paneSchema);
       }
     }
 
@@ -462,40 +461,6 @@ public final class StatefulViewAggregation {
         panes.removeKey(id);
       }
       return CollectionConverters.asScala(Collections.<Row>emptyIterator());
-    }
-  }
-
-  /**
-   * A view's pane rows as bytes and back: Spark's encoder for the pane's schema, writing an {@link UnsafeRow}, built
-   * once per task thread and schema (task threads are pooled, so they last). One per thread: the serializer writes
-   * every row into the same buffer, and the deserializer reads through one row.
-   */
-  static final class PaneCodec {
-    private static final ThreadLocal<Map<StructType, PaneCodec>> CODECS = ThreadLocal.withInitial(HashMap::new);
-    private final ExpressionEncoder.Serializer<Row> serializer;
-    private final ExpressionEncoder.Deserializer<Row> deserializer;
-    private final UnsafeRow reader;
-
-    private PaneCodec(StructType schema) {
-      ExpressionEncoder<Row> encoder = ExpressionEncoder.apply(schema, true);
-      serializer = encoder.createSerializer();
-      deserializer = encoder.resolveAndBind(encoder.resolveAndBind$default$1(), encoder.resolveAndBind$default$2())
-          .createDeserializer();
-      reader = new UnsafeRow(schema.size());
-    }
-
-    static PaneCodec of(StructType schema) {
-      return CODECS.get().computeIfAbsent(schema, PaneCodec::new);
-    }
-
-    byte[] encode(Row pane) {
-      // the serializer's row is its buffer, used again for the next: copy it out
-      return ((UnsafeRow) serializer.apply(pane)).copy().getBytes();
-    }
-
-    Row decode(byte[] bytes) {
-      reader.pointTo(bytes, bytes.length);
-      return deserializer.apply(reader);
     }
   }
 

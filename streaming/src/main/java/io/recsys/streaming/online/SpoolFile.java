@@ -1,5 +1,6 @@
 package io.recsys.streaming.online;
 
+import io.recsys.spark.RowBytes;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -24,7 +25,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.StructType;
@@ -198,30 +198,22 @@ final class SpoolFile {
   }
 
   /**
-   * A row's record: the struct of its columns as an {@link UnsafeRow}'s bytes, through Spark's encoder for the
-   * struct's schema.
+   * A row's record: the struct of its columns as an {@link UnsafeRow}'s bytes ({@link RowBytes}, its encoder
+   * kept per task thread).
    */
   static final class Record implements UDF1<Row, byte[]> {
     private static final long serialVersionUID = 1L;
-    /**
-     * The encoders of a task thread, by schema: making one generates its code, which took 3% of a six-view job's
-     * CPU when each task made its own (BENCHMARKS.md, freshness notes); task threads are pooled, so they last.
-     * One per thread: an encoder writes every row into the same buffer.
-     */
-    private static final ThreadLocal<Map<StructType, ExpressionEncoder.Serializer<Row>>> ENCODERS =
-        ThreadLocal.withInitial(java.util.HashMap::new);
     private transient StructType schema;
-    private transient ExpressionEncoder.Serializer<Row> serializer;
+    private transient RowBytes codec;
 
     @Override
     public byte[] call(Row row) {
       StructType s = row.schema(); // the same object for every row of the struct
       if (s != schema) {
-        serializer = ENCODERS.get().computeIfAbsent(s, k -> ExpressionEncoder.apply(k, true).createSerializer());
+        codec = RowBytes.of(s);
         schema = s;
       }
-      // the encoder's row is its buffer, used again for the next: copy it out
-      return ((UnsafeRow) serializer.apply(row)).copy().getBytes();
+      return codec.encode(row);
     }
   }
 }
