@@ -72,9 +72,10 @@ final class OnlineRun {
       public void onQueryTerminated(QueryTerminatedEvent event) {}
     };
     spark.streams().addListener(counter);
-    // Few, large micro-batches: each costs a Delta commit per view.
+    // Few, large micro-batches: each costs a Delta commit per view. Not larger than 50,000 records, though: a
+    // batch whose rows overflow the offline log's spool (100,000 rows by default) is computed twice.
     OnlineFeaturesConfig config = OnlineFeaturesConfig.defaults(lake.root(), bootstrap, redis)
-        .withTrigger(TriggerSpec.parse("5s"));
+        .withTrigger(TriggerSpec.parse("5s")).withMaxOffsetsPerTrigger(50_000);
     return new OnlineRun(spark, config, new StreamMetrics("online-features"), rows, counter);
   }
 

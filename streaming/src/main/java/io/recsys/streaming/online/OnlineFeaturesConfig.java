@@ -80,6 +80,11 @@ public record OnlineFeaturesConfig(
         kafkaOptions);
   }
 
+  public OnlineFeaturesConfig withMaxOffsetsPerTrigger(long n) {
+    return new OnlineFeaturesConfig(lake, bootstrap, topic, redis, definitions, views, checkpointRoot, trigger, n,
+        startingOffsets, allowedLateness, redisBatch, parser, metricsPort, s3Endpoint, kafkaOptions);
+  }
+
   public OnlineFeaturesConfig withViews(List<FeatureView> v) {
     return new OnlineFeaturesConfig(lake, bootstrap, topic, redis, definitions, v, checkpointRoot, trigger,
         maxOffsetsPerTrigger, startingOffsets, allowedLateness, redisBatch, parser, metricsPort, s3Endpoint,
