@@ -115,15 +115,19 @@ final class OnlineRun {
         (System.currentTimeMillis() - start) / 1000.0);
   }
 
-  /** Rows written to Redis and appended to the offline log, per view. */
+  /**
+   * Rows written to Redis, rows not written because Redis held a later {@code _ts} for the entity, and rows appended
+   * to the offline log (every row the job made), per view.
+   */
   void printOfflineLog(SparkSession spark) {
     System.out.println("      online store and offline log, per view:");
     for (FeatureView view : config.views()) {
       String path = config.lake().features(view.name());
       long logRows = io.delta.tables.DeltaTable.isDeltaTable(spark, path)
           ? spark.read().format("delta").load(path).count() : 0;
-      System.out.printf("        %-20s %,9.0f rows written to Redis   features.%s: %,d rows%n", view.name(),
-          metrics.onlineWrittenTotal(view.name()), view.name(), logRows);
+      System.out.printf("        %-18s %,7.0f rows written to Redis, %,4.0f skipped (Redis held newer)"
+          + "   features.%s: %,d rows%n", view.name(), metrics.onlineWrittenTotal(view.name()),
+          metrics.onlineStaleTotal(view.name()), view.name(), logRows);
     }
     metrics.close();
   }
