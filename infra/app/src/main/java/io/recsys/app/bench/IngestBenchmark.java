@@ -10,15 +10,24 @@ import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.streaming.metrics.StreamMetrics;
 import io.recsys.streaming.producer.EventProducer;
 import io.recsys.streaming.producer.SyntheticClickstream;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.spark.api.java.function.VoidFunction2;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
@@ -26,10 +35,12 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
- * Kafka → bronze throughput, beside three baselines measured in the same run on the same records: the raw Kafka
+ * Kafka → bronze throughput, beside four baselines measured in the same run on the same records: the raw Kafka
  * consumer rate (one KafkaConsumer, no Spark), a plain Kafka → Delta query (key, value and Kafka columns appended
- * as they are) and a plain from_json query ({@link #plainParsedQuery}, no validation). Each Spark query first runs on a warm-up topic so JIT and Delta start-up are not
- * counted; then each reads the measured topic from the start with trigger available-now into a new lake.
+ * as they are), a plain from_json query ({@link #plainParsedQuery}, no validation) and the plain query with the
+ * bronze job's quarantine appends ({@link #plainWithQuarantine}). Each Spark query first runs on a warm-up topic so
+ * JIT and Delta start-up are not counted; then each reads the measured topic from the start with trigger
+ * available-now into a new lake.
  */
 final class IngestBenchmark {
 
@@ -43,6 +54,10 @@ final class IngestBenchmark {
   private final LocalStack stack;
   private final Path workDir;
   private final long perBatch;
+  /** The last bronze run's micro-batches, in order: batch id -> the Kafka end offset of each partition. */
+  private final Map<Long, Map<Integer, Long>> bronzeBatchEnds =
+      java.util.Collections.synchronizedSortedMap(new TreeMap<>());
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   IngestBenchmark(SparkSession spark, LocalStack stack, Path workDir, long perBatch) {
     this.spark = spark;
@@ -119,7 +134,61 @@ final class IngestBenchmark {
     return new Result(PLAIN_PARSED, n, (System.nanoTime() - t0) / 1e9);
   }
 
+  /**
+   * The plain query, plus what any job that keeps bronze.quarantine as its own Delta table must do at least: in each
+   * micro-batch, after the batch's records are appended (raw, unparsed, as the plain query stores them), the rejected
+   * records of the same Kafka offsets are appended to a second table, the quarantine. It parses nothing: the rows are
+   * the ones the bronze job of the same round quarantined ({@code bronzeLake}), brought to the driver before the
+   * clock starts, and appended per micro-batch as the bronze job appends them (a data frame of the collected rows,
+   * Delta's txnAppId/txnVersion). The micro-batches cover the same offsets as the bronze run's
+   * ({@code maxOffsetsPerTrigger} over the same records), whose ends its progress gave.
+   */
+  Result plainWithQuarantine(String topic, long n, String lake, String bronzeLake) throws Exception {
+    Dataset<Row> table = spark.read().format("delta").load(new LakeLayout(bronzeLake).bronzeQuarantine());
+    List<Row> rejected = table.collectAsList();
+    Map<Long, List<Row>> byBatch = new HashMap<>();
+    Map<Integer, Long> start = new HashMap<>();
+    for (Map.Entry<Long, Map<Integer, Long>> batch : new TreeMap<>(bronzeBatchEnds).entrySet()) {
+      List<Row> rows = new ArrayList<>();
+      for (Row r : rejected) {
+        int partition = r.getInt(r.fieldIndex("kafka_partition"));
+        long offset = r.getLong(r.fieldIndex("kafka_offset"));
+        if (offset >= start.getOrDefault(partition, 0L)
+            && offset < batch.getValue().getOrDefault(partition, Long.MIN_VALUE)) {
+          rows.add(r);
+        }
+      }
+      byBatch.put(batch.getKey(), rows);
+      start.putAll(batch.getValue());
+    }
+    int matched = byBatch.values().stream().mapToInt(List::size).sum();
+    if (matched != rejected.size()) {
+      throw new IllegalStateException("the bronze run's micro-batches hold " + matched + " of the "
+          + rejected.size() + " quarantined records");
+    }
+    String appId = "bench-" + java.util.UUID.randomUUID();
+    VoidFunction2<Dataset<Row>, Long> write = (batch, id) -> {
+      batch.write().format("delta").mode(SaveMode.Append).option("txnAppId", appId).option("txnVersion", id)
+          .save(lake + "/plain");
+      List<Row> rows = byBatch.getOrDefault(id, List.of());
+      if (!rows.isEmpty()) {
+        spark.createDataFrame(rows, table.schema()).write().format("delta").mode(SaveMode.Append)
+            .option("txnAppId", appId).option("txnVersion", id).save(lake + "/quarantine");
+      }
+    };
+    long t0 = System.nanoTime();
+    StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
+        .option("subscribe", topic).option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", String.valueOf(perBatch)).load()
+        .selectExpr("key", "value", "topic", "partition", "offset", "timestamp", "current_timestamp() AS ingest_time")
+        .writeStream().foreachBatch(write).option("checkpointLocation", lake + "/_checkpoints/plain-quarantine")
+        .trigger(Trigger.AvailableNow()).start();
+    q.awaitTermination();
+    return new Result(PLAIN_QUARANTINE, n, (System.nanoTime() - t0) / 1e9);
+  }
+
   static final String PLAIN_RAW = "plain Kafka -> Delta query (no parsing)";
+  static final String PLAIN_QUARANTINE = "plain query + the bronze job's quarantine appends (no parsing)";
   static final String PLAIN_PARSED = "plain from_json Kafka -> Delta query (no validation)";
   static final String BRONZE = "validated bronze (BronzeIngestJob)";
 
@@ -134,10 +203,25 @@ final class IngestBenchmark {
     // until the last micro-batch's progress: after it, the job only appends its progress rows to
     // ops.stream_progress, once (every minute in a long-running job), which is not ingestion
     java.util.concurrent.atomic.AtomicLong lastBatch = new java.util.concurrent.atomic.AtomicLong(t0);
-    SupervisedQuery q = BronzeIngestJob.run(spark, cfg, new StreamMetrics("bronze-bench"),
-        p -> lastBatch.set(System.nanoTime()));
+    bronzeBatchEnds.clear();
+    SupervisedQuery q = BronzeIngestJob.run(spark, cfg, new StreamMetrics("bronze-bench"), p -> {
+      lastBatch.set(System.nanoTime());
+      bronzeBatchEnds.put(p.batchId(), endOffsets(p.sources()[0].endOffset(), topic));
+    });
     q.awaitTermination();
     return new Result(BRONZE, n, (lastBatch.get() - t0) / 1e9);
+  }
+
+  /** Spark's Kafka offsets JSON ({"topic":{"0":123,"1":456}}) as partition -> offset. */
+  private static Map<Integer, Long> endOffsets(String json, String topic) {
+    try {
+      Map<Integer, Long> out = new HashMap<>();
+      JsonNode parts = JSON.readTree(json).path(topic);
+      parts.fields().forEachRemaining(e -> out.put(Integer.parseInt(e.getKey()), e.getValue().asLong()));
+      return out;
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("Kafka offsets in the bronze run's progress: " + json, e);
+    }
   }
 
   String lake(String name) {
