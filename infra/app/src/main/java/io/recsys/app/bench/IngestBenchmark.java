@@ -1,5 +1,7 @@
 package io.recsys.app.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.recsys.infra.stack.LocalStack;
 import io.recsys.lake.LakeLayout;
 import io.recsys.streaming.bronze.BronzeIngestConfig;
@@ -10,16 +12,16 @@ import io.recsys.streaming.common.TriggerSpec;
 import io.recsys.streaming.metrics.StreamMetrics;
 import io.recsys.streaming.producer.EventProducer;
 import io.recsys.streaming.producer.SyntheticClickstream;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -56,7 +58,7 @@ final class IngestBenchmark {
   private final long perBatch;
   /** The last bronze run's micro-batches, in order: batch id -> the Kafka end offset of each partition. */
   private final Map<Long, Map<Integer, Long>> bronzeBatchEnds =
-      java.util.Collections.synchronizedSortedMap(new TreeMap<>());
+      Collections.synchronizedSortedMap(new TreeMap<>());
   private static final ObjectMapper JSON = new ObjectMapper();
 
   IngestBenchmark(SparkSession spark, LocalStack stack, Path workDir, long perBatch) {
@@ -135,9 +137,9 @@ final class IngestBenchmark {
   }
 
   /**
-   * The plain query, plus what any job that keeps bronze.quarantine as its own Delta table must do at least: in each
-   * micro-batch, after the batch's records are appended (raw, unparsed, as the plain query stores them), the rejected
-   * records of the same Kafka offsets are appended to a second table, the quarantine. It parses nothing: the rows are
+   * The plain query, plus what a job that keeps bronze.quarantine as a Delta table of its own does beyond it, done
+   * the bronze job's way: in each micro-batch, after the batch's records are appended (raw, unparsed, as the plain
+   * query stores them), the rejected records of the same Kafka offsets are appended to a second table. It parses nothing: the rows are
    * the ones the bronze job of the same round quarantined ({@code bronzeLake}), brought to the driver before the
    * clock starts, and appended per micro-batch as the bronze job appends them (a data frame of the collected rows,
    * Delta's txnAppId/txnVersion). The micro-batches cover the same offsets as the bronze run's
@@ -166,7 +168,7 @@ final class IngestBenchmark {
       throw new IllegalStateException("the bronze run's micro-batches hold " + matched + " of the "
           + rejected.size() + " quarantined records");
     }
-    String appId = "bench-" + java.util.UUID.randomUUID();
+    String appId = "bench-" + UUID.randomUUID();
     VoidFunction2<Dataset<Row>, Long> write = (batch, id) -> {
       batch.write().format("delta").mode(SaveMode.Append).option("txnAppId", appId).option("txnVersion", id)
           .save(lake + "/plain");
