@@ -1,9 +1,12 @@
 package io.recsys.streaming.metrics;
 
+import dev.failsafe.Failsafe;
+import dev.failsafe.RetryPolicy;
 import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.Settings;
 import java.sql.Date;
 import java.sql.Timestamp;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -18,6 +21,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.delta.DeltaConcurrentModificationException;
 import org.apache.spark.sql.streaming.StateOperatorProgress;
 import org.apache.spark.sql.streaming.StreamingQueryProgress;
 import org.apache.spark.sql.types.DataTypes;
@@ -33,7 +37,10 @@ import org.slf4j.LoggerFactory;
  * <p>The listener only buffers; a daemon thread appends the buffer every {@code flushInterval} and once more
  * when the last query that uses this log ends, so a micro-batch never waits for this table. A crash of the driver
  * loses at most one interval of rows: the table is an operational record, not data. Blind appends, so jobs that
- * share a lake (bronze ingestion, the feature views) write to it at the same time without conflicts.
+ * share a lake (bronze ingestion, the feature views) write to it at the same time without conflicts, except while
+ * the table does not exist yet: then all but one of the first appends fail on Delta's protocol check
+ * ({@code ProtocolChangedException}) and are tried again, against the table the first one created. An append that
+ * still fails leaves its rows in the buffer for the next flush.
  *
  * <p>Settings: {@code spark.recsys.progress.table} (true or false, default true) and
  * {@code spark.recsys.progress.flushInterval} (seconds, default 60).
@@ -43,6 +50,11 @@ public final class StreamProgressLog {
   private static final Logger LOG = LoggerFactory.getLogger(StreamProgressLog.class);
   private static final int MAX_BUFFERED = 100_000;
   private static final int MAX_ANNOTATED = 10_000;
+  /** Two first appends to a new table conflict; the second succeeds once the first has created it. */
+  private static final RetryPolicy<Object> ON_CONFLICT = RetryPolicy.builder()
+      .handleIf(e -> e instanceof DeltaConcurrentModificationException
+          || e.getCause() instanceof DeltaConcurrentModificationException)
+      .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).withMaxRetries(5).build();
 
   public static final StructType SCHEMA = new StructType()
       .add("query", DataTypes.StringType, false)
@@ -106,6 +118,11 @@ public final class StreamProgressLog {
     flushQuietly();
     if (users.decrementAndGet() <= 0) {
       flusher.shutdown();
+      int left = buffered();
+      if (left > 0) {
+        LOG.warn("ops.stream_progress: {} rows could not be appended to {} and are dropped as the last query "
+            + "using it ended", left, path);
+      }
     }
   }
 
@@ -141,7 +158,10 @@ public final class StreamProgressLog {
     }
   }
 
-  /** Appends the buffered rows now. */
+  /**
+   * Appends the buffered rows now. When the append fails (after the retries of a conflict), its rows go back to
+   * the front of the buffer, for the next flush, and the failure is thrown.
+   */
   public synchronized void flush() {
     List<Row> rows;
     synchronized (buffer) {
@@ -154,10 +174,25 @@ public final class StreamProgressLog {
     String before = spark.sparkContext().getLocalProperty("spark.job.description");
     spark.sparkContext().setJobDescription("append " + rows.size() + " rows to ops.stream_progress");
     try {
-      spark.createDataFrame(rows, SCHEMA).write().format("delta").mode(SaveMode.Append).partitionBy("date")
-          .save(path);
+      Failsafe.with(ON_CONFLICT).run(() -> spark.createDataFrame(rows, SCHEMA).write().format("delta")
+          .mode(SaveMode.Append).partitionBy("date").save(path));
+    } catch (RuntimeException e) {
+      synchronized (buffer) {
+        List<Row> newer = new ArrayList<>(buffer);
+        buffer.clear();
+        buffer.addAll(rows);
+        buffer.addAll(newer.subList(0, Math.max(0, Math.min(newer.size(), MAX_BUFFERED - rows.size()))));
+      }
+      throw e;
     } finally {
       spark.sparkContext().setJobDescription(before);
+    }
+  }
+
+  /** Rows waiting for the next flush. */
+  int buffered() {
+    synchronized (buffer) {
+      return buffer.size();
     }
   }
 
@@ -167,8 +202,8 @@ public final class StreamProgressLog {
     } catch (Exception e) {
       // the streaming query matters more than its progress record: warn once, keep the query running
       if (!warned) {
-        LOG.warn("cannot append to ops.stream_progress at {} (these batches' rows are not kept): {}", path,
-            e.toString());
+        LOG.warn("cannot append to ops.stream_progress at {} (its rows wait for the next try, up to {}): {}", path,
+            MAX_BUFFERED, e.toString());
         warned = true;
       }
     }
