@@ -274,6 +274,11 @@ public final class StatefulViewAggregation {
       return spec.index + "|" + id;
     }
 
+    /** The view of a {@link #stateKey}, whose first bar is at {@code bar}. */
+    private Spec specOf(String key, int bar) {
+      return specs[Integer.parseInt(key.substring(0, bar))];
+    }
+
     @Override
     @SuppressWarnings("unchecked")
     public scala.collection.Iterator<Row> handleInputRows(String key, scala.collection.Iterator<Row> rows,
@@ -367,7 +372,7 @@ public final class StatefulViewAggregation {
         scala.Tuple2<String, byte[]> e = it.next();
         String key = e._1();
         int bar = key.indexOf('|');
-        Spec spec = specs[Integer.parseInt(key.substring(0, bar))];
+        Spec spec = specOf(key, bar);
         if (!spec.session) {
           out[spec.index].put(Long.parseLong(key.substring(bar + 1)), e._2());
         }
@@ -450,7 +455,7 @@ public final class StatefulViewAggregation {
       while (it.hasNext()) {
         String id = it.next();
         int bar = id.indexOf('|');
-        Spec spec = specs[Integer.parseInt(id.substring(0, bar))];
+        Spec spec = specOf(id, bar);
         int end = id.indexOf('|', bar + 1);
         long start = Long.parseLong(end < 0 ? id.substring(bar + 1) : id.substring(bar + 1, end));
         if (start + spec.windowMicros <= watermark) {

@@ -13,6 +13,7 @@ import io.recsys.spark.LakeOptions;
 import io.recsys.spark.Settings;
 import io.recsys.spark.SparkSessions;
 import io.recsys.spark.UserError;
+import io.recsys.streaming.common.DeltaConflicts;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +22,6 @@ import java.util.concurrent.Callable;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.delta.DeltaConcurrentModificationException;
 import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -95,10 +95,7 @@ public final class QuarantineReplayJob implements Callable<Integer> {
       Dataset<Row> events = BronzeParse.events(parsed);
       long valid = events.count();
       if (valid > 0) {
-        RetryPolicy<Object> onConflict = RetryPolicy.builder()
-            .handleIf(e -> e instanceof DeltaConcurrentModificationException
-                || e.getCause() instanceof DeltaConcurrentModificationException)
-            .withBackoff(Duration.ofMillis(200), Duration.ofSeconds(5)).withMaxRetries(10).build();
+        RetryPolicy<Object> onConflict = DeltaConflicts.retry(Duration.ofMillis(200), Duration.ofSeconds(5), 10);
         spark.sparkContext().setJobDescription("quarantine replay: insert " + valid + " events into bronze.events");
         Failsafe.with(onConflict).run(() -> DeltaTable.forPath(spark, lake.bronzeEvents()).as("t")
             .merge(events.as("s"), KEYS).whenNotMatched().insertAll().execute());

@@ -4,6 +4,7 @@ import dev.failsafe.Failsafe;
 import dev.failsafe.RetryPolicy;
 import io.recsys.spark.SchedulerPools;
 import io.recsys.spark.Settings;
+import io.recsys.streaming.common.DeltaConflicts;
 import java.sql.Date;
 import java.sql.Timestamp;
 import java.time.Duration;
@@ -21,7 +22,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.delta.DeltaConcurrentModificationException;
 import org.apache.spark.sql.streaming.StateOperatorProgress;
 import org.apache.spark.sql.streaming.StreamingQueryProgress;
 import org.apache.spark.sql.types.DataTypes;
@@ -51,10 +51,8 @@ public final class StreamProgressLog {
   private static final int MAX_BUFFERED = 100_000;
   private static final int MAX_ANNOTATED = 10_000;
   /** Two first appends to a new table conflict; the second succeeds once the first has created it. */
-  private static final RetryPolicy<Object> ON_CONFLICT = RetryPolicy.builder()
-      .handleIf(e -> e instanceof DeltaConcurrentModificationException
-          || e.getCause() instanceof DeltaConcurrentModificationException)
-      .withBackoff(Duration.ofMillis(100), Duration.ofSeconds(2)).withMaxRetries(5).build();
+  private static final RetryPolicy<Object> ON_CONFLICT =
+      DeltaConflicts.retry(Duration.ofMillis(100), Duration.ofSeconds(2), 5);
 
   public static final StructType SCHEMA = new StructType()
       .add("query", DataTypes.StringType, false)

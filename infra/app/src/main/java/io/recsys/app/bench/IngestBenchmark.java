@@ -101,12 +101,21 @@ final class IngestBenchmark {
     }
   }
 
+  /** The plain queries' source: the topic from the start, at most {@code perBatch} records per micro-batch. */
+  private Dataset<Row> kafka(String topic) {
+    return spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
+        .option("subscribe", topic).option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", String.valueOf(perBatch)).load();
+  }
+
+  /** What the plain query stores: the Kafka record as it is, and when it was read. */
+  private static final String[] RAW_COLUMNS =
+      {"key", "value", "topic", "partition", "offset", "timestamp", "current_timestamp() AS ingest_time"};
+
   Result plainQuery(String topic, long n, String lake) throws Exception {
     long t0 = System.nanoTime();
-    StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
-        .option("subscribe", topic).option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", String.valueOf(perBatch)).load()
-        .selectExpr("key", "value", "topic", "partition", "offset", "timestamp", "current_timestamp() AS ingest_time")
+    StreamingQuery q = kafka(topic)
+        .selectExpr(RAW_COLUMNS)
         .writeStream().format("delta").option("checkpointLocation", lake + "/_checkpoints/plain")
         .trigger(Trigger.AvailableNow()).start(lake + "/plain");
     q.awaitTermination();
@@ -121,9 +130,7 @@ final class IngestBenchmark {
    */
   Result plainParsedQuery(String topic, long n, String lake) throws Exception {
     long t0 = System.nanoTime();
-    StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
-        .option("subscribe", topic).option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", String.valueOf(perBatch)).load()
+    StreamingQuery q = kafka(topic)
         .selectExpr("from_json(CAST(value AS STRING), '" + CONTRACT_FIELDS + "') AS e", "topic AS kafka_topic",
             "partition AS kafka_partition", "offset AS kafka_offset", "timestamp AS kafka_timestamp",
             "current_timestamp() AS ingest_time")
@@ -179,10 +186,8 @@ final class IngestBenchmark {
       }
     };
     long t0 = System.nanoTime();
-    StreamingQuery q = spark.readStream().format("kafka").option("kafka.bootstrap.servers", stack.kafkaBootstrap())
-        .option("subscribe", topic).option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", String.valueOf(perBatch)).load()
-        .selectExpr("key", "value", "topic", "partition", "offset", "timestamp", "current_timestamp() AS ingest_time")
+    StreamingQuery q = kafka(topic)
+        .selectExpr(RAW_COLUMNS)
         .writeStream().foreachBatch(write).option("checkpointLocation", lake + "/_checkpoints/plain-quarantine")
         .trigger(Trigger.AvailableNow()).start();
     q.awaitTermination();
