@@ -3,6 +3,7 @@ package io.recsys.infra.stack;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
@@ -19,6 +20,9 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * }</pre>
  */
 public final class LocalStackExtension implements ParameterResolver {
+
+  /** System property: a folder where the stack's log is kept when the test run ends. */
+  public static final String LOG_DIR_PROPERTY = "recsys.stack.logDir";
 
   private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(LocalStackExtension.class);
 
@@ -49,9 +53,27 @@ public final class LocalStackExtension implements ParameterResolver {
     @Override
     public void close() throws IOException {
       stack.close();
+      keepLog();
       try (var files = Files.walk(dir)) {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
       }
+    }
+
+    /**
+     * Copies the stack's own log (broker, S3Proxy, redis) to the folder named by the system property
+     * {@code recsys.stack.logDir}, if set, before the stack's folder is deleted: when a test fails on a timeout,
+     * the broker's side of it is there to read.
+     */
+    private void keepLog() throws IOException {
+      String keep = System.getProperty(LOG_DIR_PROPERTY);
+      Path log = dir.resolve("services.log");
+      if (keep == null || keep.isBlank() || !Files.exists(log)) {
+        return;
+      }
+      Path target = Path.of(keep);
+      Files.createDirectories(target);
+      Files.copy(log, target.resolve("services-" + ProcessHandle.current().pid() + ".log"),
+          StandardCopyOption.REPLACE_EXISTING);
     }
   }
 }
