@@ -15,6 +15,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -76,6 +78,44 @@ class EmbeddedStackIT {
     assertThat(portOpen(stack.kafkaBootstrap())).isFalse();
     assertThat(portOpen(URI.create(stack.redisUri()).getHost() + ":" + URI.create(stack.redisUri()).getPort())).isFalse();
   }
+
+  /**
+   * A topic takes writes as soon as {@code createTopic} returns, even from an idempotent producer with several
+   * requests in flight. Kafka 3.9's broker accepts any first sequence number from a producer it has no state for,
+   * so when the first request reaches a partition the broker has not opened yet (retriable, retried) and the second
+   * reaches it just after, the first request's records can never be written and expire (KAFKA-15591; this is how CI
+   * once lost 674 records). Many small batches sent right after creation, to many new topics, make that race likely.
+   */
+  @Test
+  void aNewTopicTakesPipelinedIdempotentWritesRightAfterCreation(@TempDir Path dir) throws Exception {
+    try (EmbeddedStack stack = EmbeddedStack.start(dir);
+        KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", stack.kafkaBootstrap(),
+            "enable.idempotence", "true", "acks", "all", "linger.ms", "0", "batch.size", "2048",
+            "request.timeout.ms", "5000", "delivery.timeout.ms", "15000"), new StringSerializer(),
+            new StringSerializer())) {
+      String value = "x".repeat(200);
+      for (int t = 0; t < TOPICS_RIGHT_AFTER_CREATION; t++) {
+        String topic = "fresh-" + t;
+        stack.createTopic(topic, 2);
+        AtomicReference<Exception> error = new AtomicReference<>();
+        AtomicLong acked = new AtomicLong();
+        for (int i = 0; i < 2_000; i++) {
+          p.send(new ProducerRecord<>(topic, "k" + i, value), (meta, e) -> {
+            if (e != null) {
+              error.compareAndSet(null, e);
+            } else {
+              acked.incrementAndGet();
+            }
+          });
+        }
+        p.flush();
+        assertThat(error.get()).as("the first send error on " + topic).isNull();
+        assertThat(acked.get()).as("records acknowledged on " + topic).isEqualTo(2_000);
+      }
+    }
+  }
+
+  private static final int TOPICS_RIGHT_AFTER_CREATION = 30;
 
   @Test
   void aDetachedStackIsFoundByStatusAndStoppedByDown(@TempDir Path dir) throws Exception {
