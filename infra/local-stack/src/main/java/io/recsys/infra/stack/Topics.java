@@ -28,7 +28,8 @@ final class Topics {
    * the broker opens the partitions. An idempotent producer whose first request lands in that moment (retriable,
    * retried) and whose second request lands just after loses the first request's records: the broker accepts any
    * first sequence number from a producer it has no state for, then rejects the retried first request as out of
-   * order until it expires (KAFKA-15591, fixed in brokers after Kafka 3.9).
+   * order until it expires (KAFKA-15591; the broker-side fix, apache/kafka#23234, came in 2026, after the Kafka 3.9
+   * this stack runs).
    */
   static void create(String bootstrap, String name, int partitions) {
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
@@ -51,7 +52,7 @@ final class Topics {
       Thread.currentThread().interrupt();
       throw new LocalStackException("Interrupted while creating topic " + name, e);
     } catch (TimeoutException e) {
-      throw new LocalStackException("Kafka at " + bootstrap + " did not create topic " + name + " within 30 s", e);
+      throw new LocalStackException("Kafka at " + bootstrap + " did not create topic " + name + " and open its partitions within 30 s", e);
     }
   }
 
