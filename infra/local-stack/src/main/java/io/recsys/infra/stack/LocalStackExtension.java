@@ -53,9 +53,12 @@ public final class LocalStackExtension implements ParameterResolver {
     @Override
     public void close() throws IOException {
       stack.close();
-      keepLog();
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      try {
+        keepLog();
+      } finally {
+        try (var files = Files.walk(dir)) {
+          files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
       }
     }
 

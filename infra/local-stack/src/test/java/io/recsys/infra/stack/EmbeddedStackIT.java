@@ -29,6 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** The embedded stack's three services answer as the real things they are, and go away when closed. */
 class EmbeddedStackIT {
 
+  private static final int TOPICS_RIGHT_AFTER_CREATION = 30;
+
   @Test
   void servesKafkaRedisAndS3AndStopsEverything(@TempDir Path dir) throws Exception {
     EmbeddedStack stack = EmbeddedStack.start(dir);
@@ -114,8 +116,6 @@ class EmbeddedStackIT {
       }
     }
   }
-
-  private static final int TOPICS_RIGHT_AFTER_CREATION = 30;
 
   @Test
   void aDetachedStackIsFoundByStatusAndStoppedByDown(@TempDir Path dir) throws Exception {
