@@ -1,5 +1,10 @@
 package io.recsys.infra.stack;
 
+import dev.failsafe.Failsafe;
+import dev.failsafe.FailsafeException;
+import dev.failsafe.FailsafeExecutor;
+import dev.failsafe.RetryPolicy;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -58,37 +63,32 @@ final class Topics {
 
   /**
    * Waits until the broker's metadata lists the topic, then until every partition's leader answers a request for
-   * its end offset: then the partitions take writes. (Asking for offsets before the metadata lists the topic makes
-   * the admin client log an ERROR, so the metadata comes first.)
+   * its end offset: then the partitions take writes. A call that ends in a retriable error (unknown topic, not the
+   * leader yet) is made again. (Asking for offsets before the metadata lists the topic makes the admin client log
+   * an ERROR, so the metadata comes first.)
    */
   private static void awaitLeaders(Admin admin, String name, int partitions)
       throws InterruptedException, TimeoutException, ExecutionException {
-    long deadline = System.currentTimeMillis() + TIMEOUT_MS;
-    retry(deadline, () -> admin.describeTopics(List.of(name)).allTopicNames().get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
+    FailsafeExecutor<Object> untilOpen = Failsafe.with(RetryPolicy.builder()
+        .handleIf(e -> e instanceof ExecutionException && e.getCause() instanceof RetriableException)
+        .withDelay(Duration.ofMillis(20)).withMaxRetries(-1).withMaxDuration(Duration.ofMillis(TIMEOUT_MS)).build());
     Map<TopicPartition, OffsetSpec> request = IntStream.range(0, partitions)
         .mapToObj(p -> new TopicPartition(name, p))
         .collect(Collectors.toMap(Function.identity(), tp -> OffsetSpec.latest()));
-    retry(deadline, () -> admin.listOffsets(request).all().get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
-  }
-
-  /** A Kafka admin call that ends in a retriable error (unknown topic, not the leader yet) is made again. */
-  private static void retry(long deadline, AdminCall call)
-      throws InterruptedException, TimeoutException, ExecutionException {
-    while (true) {
-      try {
-        call.run();
-        return;
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof RetriableException) || System.currentTimeMillis() > deadline) {
-          throw e;
-        }
-        Thread.sleep(20);
+    try {
+      untilOpen.get(() -> admin.describeTopics(List.of(name)).allTopicNames().get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
+      untilOpen.get(() -> admin.listOffsets(request).all().get(TIMEOUT_MS, TimeUnit.MILLISECONDS));
+    } catch (FailsafeException e) { // Failsafe wraps checked exceptions: give the caller the admin client's own
+      if (e.getCause() instanceof ExecutionException x) {
+        throw x;
       }
+      if (e.getCause() instanceof TimeoutException x) {
+        throw x;
+      }
+      if (e.getCause() instanceof InterruptedException x) {
+        throw x;
+      }
+      throw e;
     }
-  }
-
-  @FunctionalInterface
-  private interface AdminCall {
-    Object run() throws InterruptedException, TimeoutException, ExecutionException;
   }
 }
